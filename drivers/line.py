@@ -1,0 +1,73 @@
+"""The vocabulary every line driver speaks: what a call tells us, and what we ask of the line.
+
+A driver (GSM modem, V.253 voice modem, SIP, the simulator) turns its medium into these four events and
+carries out the five requests of `Line`. Nothing here knows about BHXH.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+#: Keys a caller can press on a DTMF keypad.
+KEYS = frozenset("0123456789*#ABCD")
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    """A call is ringing. `caller` is the presented number as the line saw it, None when withheld."""
+
+    call_id: str
+    caller: str | None
+
+
+@dataclass(frozen=True)
+class KeyPressed:
+    """One key press, reported once whatever the signalling (URC, RFC 4733, SIP INFO, in-band)."""
+
+    call_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    """Every prompt of the playback started with `token` has been heard to the end."""
+
+    call_id: str
+    token: int
+
+
+@dataclass(frozen=True)
+class RemoteHangup:
+    """The far end hung up (or the line dropped the call)."""
+
+    call_id: str
+
+
+LineEvent = IncomingCall | KeyPressed | PlaybackFinished | RemoteHangup
+EventSink = Callable[[LineEvent], None]
+
+
+class PromptSource(Protocol):
+    """Where a driver finds the audio for a prompt id (the voice_prompts catalog satisfies it)."""
+
+    def path(self, prompt_id: str) -> Path: ...
+
+    def duration(self, prompt_id: str) -> float: ...
+
+
+class Line(Protocol):
+    """What the call flow's runner asks of a line. Calls are named by the driver's `call_id`."""
+
+    name: str
+
+    def answer(self, call_id: str) -> None: ...
+
+    def play(self, call_id: str, prompt_ids: Sequence[str], token: int) -> None:
+        """Queue the prompts back to back; report `PlaybackFinished(token)` when the last one ends."""
+
+    def stop_playback(self, call_id: str) -> None:
+        """Stop at once and drop the queue; no `PlaybackFinished` follows for the stopped playback."""
+
+    def hang_up(self, call_id: str) -> None: ...

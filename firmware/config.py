@@ -1,0 +1,168 @@
+"""The box's configuration: TOML in, one frozen typed object out, validated once; every error names its key.
+
+```toml
+[box]
+name = "bhxh-office-1"
+state_dir = "/var/lib/resetline"
+central_public_key = "/etc/resetline/central.pub"   # optional: without it a development key is made, with a warning
+
+[call]            # caller-facing timings and limits (firmware.callflow.FlowSettings)
+menu_timeout_s = 8
+entry_timeout_s = 10
+max_invalid = 3
+max_call_s = 180
+check_timeout_s = 10
+
+[lockout]
+max_mismatches = 3
+window_h = 24
+
+[[line]]
+name = "sim0"
+kind = "sim"
+```
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import FirmwareError
+from .callflow import FlowSettings
+from .verify import LockoutPolicy
+
+DEFAULT_STATE_DIR = Path("/var/lib/resetline")
+
+
+class ConfigError(FirmwareError):
+    """A configuration problem; the message starts with the offending key."""
+
+
+@dataclass(frozen=True)
+class BoxConfig:
+    name: str = "resetline"
+    state_dir: Path = DEFAULT_STATE_DIR
+    central_public_key: Path | None = None
+
+
+@dataclass(frozen=True)
+class LockoutConfig:
+    max_mismatches: int = 3
+    window_h: float = 24.0
+
+    def policy(self) -> LockoutPolicy:
+        return LockoutPolicy(self.max_mismatches, self.window_h * 3600.0)
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    name: str
+    kind: str
+
+
+LINE_KINDS = ("sim",)
+
+#: (low, high) bounds of numeric settings, by "table.key"
+BOUNDS: dict[str, tuple[float, float]] = {
+    "call.menu_timeout_s": (1, 60),
+    "call.entry_timeout_s": (1, 60),
+    "call.max_invalid": (1, 10),
+    "call.max_call_s": (30, 900),
+    "call.check_timeout_s": (1, 60),
+    "lockout.max_mismatches": (1, 100),
+    "lockout.window_h": (1, 24 * 30),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    box: BoxConfig = field(default_factory=BoxConfig)
+    call: FlowSettings = field(default_factory=FlowSettings)
+    lockout: LockoutConfig = field(default_factory=LockoutConfig)
+    lines: tuple[LineConfig, ...] = ()
+
+
+def load(path: Path) -> Config:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse(raw)
+
+
+def parse(raw: Mapping[str, Any]) -> Config:
+    _no_unknown(raw, ("box", "call", "lockout", "line"), "")
+    lines = raw.get("line", [])
+    if not isinstance(lines, list):
+        raise ConfigError("line: must be an array of tables ([[line]])")
+    parsed_lines = tuple(_table(LineConfig, entry, f"line[{i}]") for i, entry in enumerate(lines))
+    for i, line in enumerate(parsed_lines):
+        if line.kind not in LINE_KINDS:
+            raise ConfigError(f"line[{i}].kind: unknown kind {line.kind!r}; known: {', '.join(LINE_KINDS)}")
+    names = [line.name for line in parsed_lines]
+    if len(set(names)) != len(names):
+        raise ConfigError("line: two lines share a name; each [[line]] needs its own name")
+    return Config(
+        box=_table(BoxConfig, raw.get("box", {}), "box"),
+        call=_table(FlowSettings, raw.get("call", {}), "call"),
+        lockout=_table(LockoutConfig, raw.get("lockout", {}), "lockout"),
+        lines=parsed_lines,
+    )
+
+
+_T = typing.TypeVar("_T")
+
+
+def _table(cls: type[_T], raw: Any, where: str) -> _T:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    _no_unknown(raw, tuple(fields), where)
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}"
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{key}: required")
+            continue
+        values[name] = _value(hints[name], raw[name], key)
+    return cls(**values)
+
+
+def _value(kind: Any, value: Any, key: str) -> Any:
+    options = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+    target = next(option for option in options if option is not type(None))
+    if target is bool or target is str:
+        if not isinstance(value, target):
+            raise ConfigError(f"{key}: must be {'true or false' if target is bool else 'a string'}, got {value!r}")
+        return value
+    if target is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{key}: must be a file or directory path, got {value!r}")
+        return Path(value)
+    if target in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (target is int and not isinstance(value, int)):
+            raise ConfigError(f"{key}: must be {'a whole number' if target is int else 'a number'}, got {value!r}")
+        low, high = BOUNDS.get(key, (float("-inf"), float("inf")))
+        if not low <= value <= high:
+            raise ConfigError(f"{key}: must be between {low:g} and {high:g}, got {value!r}")
+        return target(value)
+    raise ConfigError(f"{key}: unsupported setting type")  # a programming error, named all the same
+
+
+def _no_unknown(raw: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    for name in raw:
+        if name not in known:
+            hint = difflib.get_close_matches(name, known, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(known)}"
+            raise ConfigError(f"{where + '.' if where else ''}{name}: unknown key{suggestion}")

@@ -1,0 +1,41 @@
+"""`resetline`: the one command-line entry point. Each subcommand lives beside what it drives and registers here."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from firmware import journal_command
+from voice_prompts import commands as prompt_commands
+
+from . import config_command, demo, snapshot_import
+
+COMMANDS = (demo, snapshot_import, journal_command, prompt_commands, config_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resetline",
+        description="VssID password-reset line appliance for a BHXH office (firmware, tools and simulators).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else getattr(logging, os.environ.get("RESETLINE_LOG", "WARNING").upper(), logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
