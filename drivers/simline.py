@@ -6,6 +6,7 @@ the prompt audio files, on whatever scheduler drives it (simulated or real time)
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -82,7 +83,7 @@ class SimulatedLine:
         self._stop()
         start = max(self._scheduler.now(), self._media_at if self._media_at is not None else 0.0)
         for prompt_id in prompt_ids:
-            self._handles.append(self._at(start, lambda p=prompt_id: self._started(p)))
+            self._handles.append(self._at(start, functools.partial(self._started, prompt_id)))
             start += self._prompts.duration(prompt_id)
         self._handles.append(self._at(start, lambda: self._finished(call_id, token)))
         self.playing = True

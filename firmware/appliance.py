@@ -104,11 +104,11 @@ class Switchboard:
             self.sessions[event.call_id] = session
             if self._on_session is not None:
                 self._on_session(session)
-        session = self.sessions.get(event.call_id)
-        if session is None:
+        current = self.sessions.get(event.call_id)
+        if current is None:
             log.warning("line %s: event for unknown call %s ignored", self._line.name, event.call_id)
             return
-        session.handle(event)
+        current.handle(event)
 
     def _finished(self, record: CallRecord) -> None:
         self.sessions = {call_id: s for call_id, s in self.sessions.items() if s.call_ref != record.call_ref}

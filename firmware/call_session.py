@@ -61,7 +61,7 @@ class InlineChecker:
 class ThreadChecker:
     """Checks in a worker thread so the event loop keeps serving other calls; `deliver` brings the verdict back."""
 
-    def __init__(self, check: CheckFunction, deliver: Callable[[Callable[[], None]], None], workers: int = 2) -> None:
+    def __init__(self, check: CheckFunction, deliver: Callable[[Callable[[], None]], object], workers: int = 2) -> None:
         self._check = check
         self._deliver = deliver
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check")

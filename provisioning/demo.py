@@ -40,7 +40,7 @@ class Transcript:
     """What the caller heard and pressed, printed as it happens (JSON lines or a readable transcript)."""
 
     def __init__(
-        self, prompts: PromptCatalog, out: TextIO, as_json: bool, on_end: Callable[[], None] | None = None
+        self, prompts: PromptCatalog, out: TextIO, as_json: bool, on_end: Callable[[], object] | None = None
     ) -> None:
         self._prompts = prompts
         self._out = out
