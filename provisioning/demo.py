@@ -180,7 +180,9 @@ def _read_keys_from_terminal(loop: asyncio.AbstractEventLoop, line: SimulatedLin
         with _cbreak(sys.stdin):
             while far.connected:
                 ch = sys.stdin.read(1)
-                if ch in ("", "q", "Q"):
+                if ch == "":
+                    return  # end of input: the caller stays on the line until the box hangs up
+                if ch in "qQ":
                     loop.call_soon_threadsafe(far.hang_up)
                     return
                 if ch in "0123456789*#":
