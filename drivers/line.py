@@ -62,6 +62,9 @@ class Line(Protocol):
 
     name: str
 
+    def attach(self, sink: EventSink) -> None:
+        """Where the line delivers its events (on the daemon's loop thread)."""
+
     def answer(self, call_id: str) -> None: ...
 
     def play(self, call_id: str, prompt_ids: Sequence[str], token: int) -> None:

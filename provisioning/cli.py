@@ -7,12 +7,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from firmware import journal_command
+from firmware import daemon, journal_command
 from voice_prompts import commands as prompt_commands
 
 from . import config_command, demo, snapshot_import
 
-COMMANDS = (demo, snapshot_import, journal_command, prompt_commands, config_command)
+COMMANDS = (daemon, demo, snapshot_import, journal_command, prompt_commands, config_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else getattr(logging, os.environ.get("RESETLINE_LOG", "WARNING").upper(), logging.WARNING)
+    default = os.environ.get("RESETLINE_LOG", getattr(args, "log_level", "WARNING")).upper()
+    level = logging.DEBUG if args.verbose else getattr(logging, default, logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return int(args.func(args))

@@ -1,0 +1,71 @@
+"""`resetline run --config FILE [--state-dir DIR]`: the appliance daemon, one asyncio loop serving every line.
+
+Today it validates the configuration, opens the box's state (journal, keys, snapshot on first call), starts the
+configured lines and stops cleanly on SIGTERM or SIGINT. Line supervision, systemd notification and the control
+socket come with the appliance issue; the GSM, SIP and V.253 drivers plug into `make_line`.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from drivers.clock import AsyncioScheduler, Scheduler
+from drivers.line import Line
+from drivers.simline import SimulatedLine
+
+from . import FirmwareError
+from . import config as configuration
+from .appliance import Appliance, Switchboard
+from .call_session import ThreadChecker
+
+log = logging.getLogger(__name__)
+
+
+def make_line(line: configuration.LineConfig, scheduler: Scheduler, appliance: Appliance) -> Line:
+    """The one place a configured line kind becomes a driver."""
+    if line.kind == "sim":
+        return SimulatedLine(line.name, scheduler, appliance.prompts)
+    raise configuration.ConfigError(f"line {line.name!r}: kind {line.kind!r} has no driver")  # config rejects it first
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = sub.add_parser("run", help="the appliance daemon (systemd runs this)")
+    parser.add_argument("--config", type=Path, required=True, help="box configuration (TOML)")
+    parser.add_argument("--state-dir", type=Path, help="overrides box.state_dir")
+    parser.set_defaults(func=run, log_level="INFO")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = configuration.load(args.config)
+        appliance = Appliance(config, args.state_dir or config.box.state_dir)
+    except (FirmwareError, OSError) as exc:
+        print(f"resetline run: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(appliance))
+    finally:
+        appliance.close()
+    return 0
+
+
+async def _serve(appliance: Appliance) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    scheduler = AsyncioScheduler(loop)
+    checker = ThreadChecker(appliance.verifier.check, loop.call_soon_threadsafe)
+    for line_config in appliance.config.lines:
+        line = make_line(line_config, scheduler, appliance)
+        line.attach(Switchboard(appliance, line, scheduler, checker))
+        log.info("line %s (%s) up", line_config.name, line_config.kind)
+    names = ", ".join(line.name for line in appliance.config.lines) or "none"
+    log.info("resetline %s ready in %s; lines: %s", appliance.config.box.name, appliance.state_dir, names)
+    await stop.wait()
+    log.info("stopping")
+    checker.close()
