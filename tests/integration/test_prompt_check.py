@@ -22,14 +22,6 @@ PACKAGE_DIR = Path(voice_prompts.__file__).resolve().parent
 needs_sox = pytest.mark.skipif(shutil.which("sox") is None, reason="needs the Debian package sox")
 
 
-@pytest.fixture
-def catalog_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "catalog"
-    root.mkdir()
-    shutil.copy(PACKAGE_DIR / "manifest.toml", root / "manifest.toml")
-    shutil.copytree(PACKAGE_DIR / "wav", root / "wav")
-    return root
-
 
 def write_wav(path: Path, samples: list[int], rate: int = 8000, channels: int = 1) -> None:
     with wave.open(str(path), "wb") as writer:

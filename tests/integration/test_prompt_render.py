@@ -26,15 +26,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def catalog_dir(tmp_path: Path) -> Path:
-    """A copy of the shipped catalog directory: manifest.toml and wav/."""
-    root = tmp_path / "catalog"
-    root.mkdir()
-    shutil.copy(PACKAGE_DIR / "manifest.toml", root / "manifest.toml")
-    shutil.copytree(PACKAGE_DIR / "wav", root / "wav")
-    return root
-
 
 def samples_of(path: Path) -> tuple[int, int, int, array.array[int]]:
     """(rate, channels, sample width, samples) of a PCM WAV file."""
