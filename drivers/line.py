@@ -56,6 +56,9 @@ class PromptSource(Protocol):
 
     def duration(self, prompt_id: str) -> float: ...
 
+    def audio(self, prompt_id: str, fmt: str) -> bytes:
+        """The prompt in the line's own format: "wav", "s16le", "u8", "ulaw", "alaw" or "amr"."""
+
 
 class Line(Protocol):
     """What the call flow's runner asks of a line. Calls are named by the driver's `call_id`."""

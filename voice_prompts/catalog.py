@@ -1,7 +1,8 @@
 """The prompt catalog: the manifest (id -> Vietnamese text and render settings) and the rendered WAV files.
 
 Loaded once, validated once; every error names the prompt id and the key so a broken manifest is
-fixed in one go. Drivers use `path()` and `duration()`, the render and check tools use the rest.
+fixed in one go. Drivers use `path()`, `duration()` and `audio()` (the prompt in their own format, see
+`formats.py`); the render and check tools use the rest.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice_prompts import PromptError
+from voice_prompts import PromptError, formats
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
 WAV_DIR = "wav"
+AMR_DIR = "amr"
 RECORDED_DIR = "recorded"
 
 #: The three kinds of prompt: call-flow sentences, password characters, digital silence.
@@ -73,6 +75,7 @@ class PromptCatalog:
         self.settings = settings
         self._prompts = prompts
         self._durations: dict[str, float] = {}
+        self._audio: dict[tuple[str, str], bytes] = {}
 
     @classmethod
     def load(cls, root: Path | None = None) -> PromptCatalog:
@@ -100,6 +103,10 @@ class PromptCatalog:
     @property
     def wav_dir(self) -> Path:
         return self.root / WAV_DIR
+
+    @property
+    def amr_dir(self) -> Path:
+        return self.root / AMR_DIR
 
     @property
     def recorded_dir(self) -> Path:
@@ -136,6 +143,27 @@ class PromptCatalog:
         if not path.is_file():
             raise PromptError(f"prompt {prompt_id!r}: {path} is missing (run `resetline prompts render`)")
         return path
+
+    def amr_path(self, prompt_id: str) -> Path:
+        """Where the AMR-NB copy of `prompt_id` belongs (SIM800 file playback)."""
+        self.prompt(prompt_id)
+        return self.amr_dir / f"{prompt_id}.amr"
+
+    def audio(self, prompt_id: str, fmt: str = "wav") -> bytes:
+        """The prompt in a line's native format (`formats.FORMATS`): what a driver uploads or streams."""
+        key = (prompt_id, fmt)
+        if key not in self._audio:
+            if fmt == "wav":
+                data = self.path(prompt_id).read_bytes()
+            elif fmt == "amr":
+                path = self.amr_path(prompt_id)
+                if not path.is_file():
+                    raise PromptError(f"prompt {prompt_id!r}: {path} is missing (run `resetline prompts render`)")
+                data = path.read_bytes()
+            else:
+                data = formats.encode(formats.read_pcm(self.path(prompt_id)), fmt)
+            self._audio[key] = data
+        return self._audio[key]
 
     def duration(self, prompt_id: str) -> float:
         """Playing time in seconds, read from the WAV header once and cached."""

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from voice_prompts import PromptError
+from voice_prompts import PromptError, formats
 from voice_prompts.catalog import Prompt, PromptCatalog
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ PEAK_LIMIT_DBFS = -0.5
 SILENCE_FLOOR_DBFS = -50.0
 #: at most this much silence before the first and after the last sound (pads included)
 MAX_EDGE_SILENCE_MS = 100
+#: an AMR copy rounds up to whole 20 ms frames (and the encoder may add one)
+AMR_DURATION_TOLERANCE_S = 0.045
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def check(catalog_root: Path | None = None) -> list[str]:
         return [str(err)]
     faults: list[str] = []
     for prompt_id in catalog.ids():
-        faults.extend(_file_faults(catalog, catalog.prompt(prompt_id)))
+        wav_faults = _file_faults(catalog, catalog.prompt(prompt_id))
+        faults.extend(wav_faults or _amr_faults(catalog, prompt_id))
     faults.extend(_stray_faults(catalog))
     logger.info("checked %d prompts in %s: %d fault(s)", len(catalog), catalog.root, len(faults))
     return faults
@@ -173,14 +176,32 @@ def _edge_faults(samples: array.array[int], floor: float) -> list[str]:
     return faults
 
 
+def _amr_faults(catalog: PromptCatalog, prompt_id: str) -> list[str]:
+    """The AMR-NB copy (SIM800) must exist and last as long as the WAV it was made from."""
+    path = catalog.amr_path(prompt_id)
+    label = f"{prompt_id} (amr/{path.name})"
+    if not path.is_file():
+        return [f"{label}: missing (run `resetline prompts render --only {prompt_id}`)"]
+    try:
+        seconds = formats.amr_duration(path.read_bytes(), str(path))
+    except PromptError as err:
+        return [f"{label}: {err}"]
+    expected = catalog.duration(prompt_id)
+    if abs(seconds - expected) > AMR_DURATION_TOLERANCE_S:
+        return [f"{label}: lasts {seconds:.2f} s but the WAV {expected:.2f} s: stale, render it again"]
+    return []
+
+
 def _stray_faults(catalog: PromptCatalog) -> list[str]:
-    if not catalog.wav_dir.is_dir():
-        return []
-    return [
-        f"{path.name}: stray file, the manifest names no prompt {path.stem!r}"
-        for path in sorted(catalog.wav_dir.glob("*.wav"))
-        if path.stem not in catalog
-    ]
+    strays = []
+    for directory, suffix in ((catalog.wav_dir, ".wav"), (catalog.amr_dir, ".amr")):
+        if directory.is_dir():
+            strays += [
+                f"{directory.name}/{path.name}: stray file, the manifest names no prompt {path.stem!r}"
+                for path in sorted(directory.glob("*" + suffix))
+                if path.stem not in catalog
+            ]
+    return strays
 
 
 def _amplitude(dbfs: float) -> float:

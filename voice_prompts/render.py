@@ -47,6 +47,7 @@ def render(catalog_root: Path | None = None, only: Iterable[str] | None = None) 
     ids = _selected_ids(catalog, only)
     tools = _find_tools(_tools_needed(catalog, ids))
     catalog.wav_dir.mkdir(parents=True, exist_ok=True)
+    catalog.amr_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="resetline-prompts-") as scratch:
         for prompt_id in ids:
@@ -54,6 +55,7 @@ def render(catalog_root: Path | None = None, only: Iterable[str] | None = None) 
             target = catalog.wav_path(prompt_id)
             samples = _render_samples(catalog, prompt, tools, Path(scratch))
             _write_wav_atomically(target, samples)
+            _write_amr(tools["sox"], target, catalog.amr_path(prompt_id))
             logger.info("rendered %s (%.2f s)", target, len(samples) / SAMPLE_RATE)
             written.append(target)
     return written
@@ -70,12 +72,11 @@ def _selected_ids(catalog: PromptCatalog, only: Iterable[str] | None) -> list[st
 
 
 def _tools_needed(catalog: PromptCatalog, ids: Sequence[str]) -> set[str]:
-    needed: set[str] = set()
+    needed: set[str] = {"sox"} if ids else set()  # sox writes every AMR-NB copy
     for prompt_id in ids:
         prompt = catalog.prompt(prompt_id)
         if prompt.set == "pause":
             continue
-        needed.add("sox")
         if not _recording(catalog, prompt_id).is_file():
             needed.add("espeak-ng")
     return needed
@@ -180,6 +181,16 @@ def _write_wav_atomically(target: Path, samples: array.array[int]) -> None:
             writer.setsampwidth(2)
             writer.setframerate(SAMPLE_RATE)
             writer.writeframes(data.tobytes())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_amr(sox: str, wav: Path, target: Path) -> None:
+    """The AMR-NB 12.2 kbit/s copy for modems that play only AMR (SIM800), written tmp -> rename."""
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        _sox(sox, [str(wav), "-t", "amr-nb", "-C", "7", str(tmp)])
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

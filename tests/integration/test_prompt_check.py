@@ -57,7 +57,7 @@ def test_missing_file(catalog_dir: Path) -> None:
 
 def test_stray_file(catalog_dir: Path) -> None:
     shutil.copy(catalog_dir / "wav" / "welcome.wav", catalog_dir / "wav" / "welcome_old.wav")
-    assert "stray" in only(check(catalog_dir), "welcome_old.wav")
+    assert "stray" in only(check(catalog_dir), "wav/welcome_old.wav")
 
 
 @needs_sox
@@ -109,9 +109,23 @@ def test_peak_too_close_to_full_scale(catalog_dir: Path) -> None:
     assert "peak -0.2 dBFS is above -0.5 dBFS" in only(check(catalog_dir), "d2")
 
 
-def test_a_good_file_of_our_own_passes(catalog_dir: Path) -> None:
+@needs_sox
+def test_a_good_file_of_our_own_passes_once_its_amr_copy_is_made(catalog_dir: Path) -> None:
     write_wav(catalog_dir / "wav" / "d2.wav", speech_like())
+    assert "stale, render it again" in only(check(catalog_dir), "d2 (amr/d2.amr)")
+    subprocess.run(["sox", str(catalog_dir / "wav" / "d2.wav"), "-t", "amr-nb", str(catalog_dir / "amr" / "d2.amr")],
+                   check=True)
     assert check(catalog_dir) == []
+
+
+def test_missing_or_damaged_amr_copy(catalog_dir: Path) -> None:
+    (catalog_dir / "amr" / "menu.amr").unlink()
+    (catalog_dir / "amr" / "d3.amr").write_bytes(b"#!AMR\n\x3c\x00")
+    faults = check(catalog_dir)
+    assert faults == [
+        "menu (amr/menu.amr): missing (run `resetline prompts render --only menu`)",
+        f"d3 (amr/d3.amr): {catalog_dir / 'amr' / 'd3.amr'}: truncated last AMR frame",
+    ]
 
 
 def test_silent_speech_file(catalog_dir: Path) -> None:
@@ -131,7 +145,7 @@ def test_too_quiet_and_long_leading_silence(catalog_dir: Path) -> None:
 
 
 def test_pause_not_silent_or_wrong_length(catalog_dir: Path) -> None:
-    write_wav(catalog_dir / "wav" / "pause_char.wav", [0] * 1999 + [1])
+    write_wav(catalog_dir / "wav" / "pause_char.wav", [0] * 1599 + [1])
     write_wav(catalog_dir / "wav" / "pause_group.wav", [0] * 4001)
     faults = check(catalog_dir)
     assert faults == [
@@ -142,7 +156,7 @@ def test_pause_not_silent_or_wrong_length(catalog_dir: Path) -> None:
 
 def test_broken_manifest_is_reported_as_a_fault(catalog_dir: Path) -> None:
     manifest = catalog_dir / "manifest.toml"
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace("speed = 175", "speed = -1", 1),
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("speed = 185", "speed = -1", 1),
                         encoding="utf-8")
     assert "prompts.welcome.speed" in only(check(catalog_dir), str(manifest))
 
@@ -165,6 +179,6 @@ def test_check_command(catalog_dir: Path, capsys: pytest.CaptureFixture[str]) ->
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
         "d9 (d9.wav): missing (run `resetline prompts render --only d9`)",
-        "junk.wav: stray file, the manifest names no prompt 'junk'",
+        "wav/junk.wav: stray file, the manifest names no prompt 'junk'",
     ]
     assert "2 fault(s)" in captured.err

@@ -63,13 +63,15 @@ def test_rendered_format_level_and_edges(catalog_dir: Path) -> None:
         assert lead <= 100 and trail <= 100
 
 
-def test_pause_files_are_exact_digital_silence_and_need_no_tools(
+def test_pause_files_are_exact_digital_silence_and_need_no_synthesiser(
     catalog_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
+    only_sox = tmp_path / "only-sox"  # sox still writes the AMR-NB copy
+    only_sox.mkdir()
+    (only_sox / "sox").symlink_to(shutil.which("sox") or "sox")
+    monkeypatch.setenv("PATH", str(only_sox))
     (path,) = render(catalog_dir, ["pause_group"])
+    assert (catalog_dir / "amr" / "pause_group.amr").read_bytes().startswith(b"#!AMR\n")
     rate, channels, _, samples = samples_of(path)
     assert (rate, channels, len(samples)) == (8000, 1, 4000)
     assert not any(samples)

@@ -52,7 +52,7 @@ def test_sets_and_synthesis_settings(catalog: PromptCatalog) -> None:
         prompt = catalog.prompt(prompt_id)
         assert prompt.set == ("flow" if prompt_id in FLOW_IDS else "units")
         assert prompt.speed > 0 and prompt.silence_ms == 0 and prompt.tts
-    assert catalog.prompt("pause_char") == Prompt("pause_char", "pause", "", "", 0, 250)
+    assert catalog.prompt("pause_char") == Prompt("pause_char", "pause", "", "", 0, 200)
     assert catalog.prompt("pause_group").silence_ms == 500
 
 
@@ -75,7 +75,7 @@ def test_every_file_has_a_positive_duration(catalog: PromptCatalog) -> None:
     for prompt_id in ALL_IDS:
         assert catalog.path(prompt_id) == PACKAGE_DIR / "wav" / f"{prompt_id}.wav"
         assert catalog.duration(prompt_id) > 0
-    assert catalog.duration("pause_char") == pytest.approx(0.25)
+    assert catalog.duration("pause_char") == pytest.approx(0.2)
     assert catalog.duration("pause_group") == pytest.approx(0.5)
 
 
@@ -96,13 +96,13 @@ def test_missing_file_is_a_prompt_error(manifest_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "named"),
     [
-        ('[prompts.menu]\nset = "flow"\nspeed = 175', '[prompts.menu]\nset = "flow"\nspeed = "fast"',
+        ('[prompts.menu]\nset = "flow"\nspeed = 185', '[prompts.menu]\nset = "flow"\nspeed = "fast"',
          "prompts.menu.speed"),
         ('[prompts.goodbye]\nset = "flow"', '[prompts.goodbye]\nset = "speech"', "prompts.goodbye.set"),
-        ('[prompts.locked]\nset = "flow"\nspeed = 175\n', '[prompts.locked]\nset = "flow"\n',
+        ('[prompts.locked]\nset = "flow"\nspeed = 185\n', '[prompts.locked]\nset = "flow"\n',
          "prompts.locked.speed"),
         ('display = "Xin cảm ơn."', 'text = "Xin cảm ơn."', "prompts.goodbye"),
-        ("silence_ms = 250", "silence_ms = 0", "prompts.pause_char.silence_ms"),
+        ("silence_ms = 200", "silence_ms = 0", "prompts.pause_char.silence_ms"),
         ("amplitude = 70", "amplitude = 70.5", "render.amplitude"),
         ("units = { head = 10, tail = 10 }", "units = { head = 10 }", "render.pad_ms.units"),
         ('[prompts.d0]\nset = "units"\nspeed = 155\ndisplay = "0"\ntts = "không"',
