@@ -29,6 +29,7 @@ class State(enum.Enum):
     CHECKING = "checking"
     READING = "reading"
     REPEATING = "repeating"
+    CLOSING = "closing"
     FAREWELL = "farewell"
     ENDED = "ended"
 
@@ -113,6 +114,7 @@ class Finish:
 Action = Answer | Play | StopPlayback | HangUp | StartTimer | CancelTimer | CheckCaller | Finish
 
 MENU_KEY = "8"
+REPEAT_KEY = "9"
 TIMER_MENU, TIMER_ENTRY, TIMER_CALL, TIMER_CHECK = "menu", "entry", "call", "check"
 TIMERS = (TIMER_MENU, TIMER_ENTRY, TIMER_CALL, TIMER_CHECK)
 
@@ -126,6 +128,7 @@ class FlowSettings:
     max_invalid: int = 3
     max_call_s: float = 180.0
     check_timeout_s: float = 10.0
+    max_extra_readings: int = 2  # readings of the password the caller can ask for with 9, beyond the two
 
 
 def trigger_of(event: FlowEvent) -> str:
@@ -170,6 +173,8 @@ class CallFlow:
         self.silences = 0  # prompts re-asked because the caller pressed nothing
         self.autosubmitted = False
         self.password: str | None = None
+        self.extra_readings = 0
+        self.repeat_asked = False  # 9 pressed during a reading: one more reading follows it
         self._token = 0
         self._playing = False
 
@@ -193,19 +198,20 @@ class CallFlow:
         self._playing = True
         return [Play(tuple(prompts), self._token)]
 
+    def _silence(self) -> list[Action]:
+        if not self._playing:
+            return []
+        self._playing = False
+        return [StopPlayback()]
+
     def _interrupt(self) -> list[Action]:
         """Barge-in: a key during an input prompt stops it; timers waiting for the caller stop too."""
-        actions: list[Action] = [CancelTimer(TIMER_MENU), CancelTimer(TIMER_ENTRY)]
-        if self._playing:
-            self._playing = False
-            actions.insert(0, StopPlayback())
-        return actions
+        return self._silence() + [CancelTimer(TIMER_MENU), CancelTimer(TIMER_ENTRY)]
 
     def _farewell(self, outcome: Outcome, *prompts: str) -> list[Action]:
         self.outcome = outcome
-        stop: list[Action] = [StopPlayback()] if self._playing else []
         cancels: list[Action] = [CancelTimer(name) for name in TIMERS]
-        return stop + cancels + self._play(*prompts)
+        return self._silence() + cancels + self._play(*prompts)
 
     def _end(self, outcome: Outcome, hang_up: bool) -> list[Action]:
         self.outcome = outcome
@@ -274,6 +280,14 @@ def _hash_invalid_last(flow: CallFlow, event: FlowEvent) -> bool:
 
 def _last_invalid(flow: CallFlow) -> bool:
     return flow.invalid_entries + 1 >= flow.settings.max_invalid
+
+
+def _repeat_key(flow: CallFlow, event: FlowEvent) -> bool:
+    return _key(event) == REPEAT_KEY and flow.extra_readings < flow.settings.max_extra_readings
+
+
+def _repeat_asked(flow: CallFlow, event: FlowEvent) -> bool:
+    return flow.repeat_asked
 
 
 def _star(flow: CallFlow, event: FlowEvent) -> bool:
@@ -383,8 +397,19 @@ def _repeat_password(flow: CallFlow, event: FlowEvent) -> list[Action]:
     return flow._play("repeat", *pw.spoken(flow.password))
 
 
+def _ask_repeat(flow: CallFlow, event: FlowEvent) -> list[Action]:
+    flow.repeat_asked = True  # the reading in progress is never cut: the extra one follows it
+    return []
+
+
+def _extra_reading(flow: CallFlow, event: FlowEvent) -> list[Action]:
+    assert flow.password is not None
+    flow.repeat_asked = False
+    flow.extra_readings += 1
+    return flow._silence() + flow._play("repeat", *pw.spoken(flow.password))
+
+
 def _close_reset(flow: CallFlow, event: FlowEvent) -> list[Action]:
-    flow.password = None
     return flow._farewell(Outcome.RESET, "change_password", "goodbye")
 
 
@@ -437,8 +462,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     T(S.CHECKING, "checked", _verdict(Verdict.LOCKED), S.FAREWELL, _say_locked, "too many attempts"),
     T(S.CHECKING, "checked", _verdict(Verdict.ERROR), S.FAREWELL, _say_error, "outbox or snapshot failed"),
     T(S.CHECKING, "timeout:check", None, S.FAREWELL, _say_error),
+    T(S.READING, "key", _repeat_key, S.READING, _ask_repeat, "9: read once more after this"),
     T(S.READING, "played", None, S.REPEATING, _repeat_password),
-    T(S.REPEATING, "played", None, S.FAREWELL, _close_reset),
+    T(S.REPEATING, "key", _repeat_key, S.REPEATING, _ask_repeat, "9: read once more after this"),
+    T(S.REPEATING, "played", _repeat_asked, S.REPEATING, _extra_reading, "9 was pressed"),
+    T(S.REPEATING, "played", None, S.CLOSING, _close_reset),
+    T(S.CLOSING, "key", _repeat_key, S.REPEATING, _extra_reading, "9: read it again"),
+    T(S.CLOSING, "played", None, S.ENDED, _hang_up_after_farewell),
     T(S.FAREWELL, "played", None, S.ENDED, _hang_up_after_farewell),
     *(T(state, "hangup", None, S.ENDED, _caller_gone) for state in State if state not in (S.RINGING, S.ENDED)),
 )

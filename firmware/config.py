@@ -12,6 +12,7 @@ entry_timeout_s = 10
 max_invalid = 3
 max_call_s = 180
 check_timeout_s = 10
+max_extra_readings = 2   # more readings of the password the caller may ask for with 9
 
 [lockout]
 max_mismatches = 3
@@ -76,6 +77,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "call.max_invalid": (1, 10),
     "call.max_call_s": (30, 900),
     "call.check_timeout_s": (1, 60),
+    "call.max_extra_readings": (0, 5),
     "lockout.max_mismatches": (1, 100),
     "lockout.window_h": (1, 24 * 30),
 }

@@ -107,6 +107,12 @@ def test_barge_in_cuts_prompts_and_saves_time() -> None:
     assert waited["duration_s"] - barged["duration_s"] > 5
 
 
+def test_9_reads_the_password_once_more() -> None:
+    _, summary = demo("--keys", "8 " + CODE + " 9", "--barge-in")  # 9 one second into the first reading
+    assert summary["outcome"] == "reset"
+    assert len(summary["password_heard"]) == 3 and summary["readings_agree"]
+
+
 def test_caller_hanging_up_is_journaled_cleanly(state: Path) -> None:
     _, summary = demo("--keys", "8 0123", "--hangup-at", "12", "--state-dir", str(state))
     assert summary["outcome"] == "caller_hangup" and summary["duration_s"] == 12.0

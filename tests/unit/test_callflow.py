@@ -111,7 +111,7 @@ def test_successful_reset_with_auto_submit_reads_password_twice_then_closes() ->
     assert call.flow.state is State.CHECKING
     out = call.send(CheckDone(Verdict.RESET, PASSWORD))
     assert plays(out) == [("new_password", *spoken(PASSWORD))]
-    assert call.key("1#9") == []  # keys cannot cut the password reading
+    assert call.key("1#*") == []  # keys cannot cut the password reading
     out = call.done()
     assert plays(out) == [("repeat", *spoken(PASSWORD))]
     out = call.done()
@@ -119,6 +119,48 @@ def test_successful_reset_with_auto_submit_reads_password_twice_then_closes() ->
     out = call.done()
     assert out[-2:] == [HangUp(), Finish(Outcome.RESET)]
     assert call.flow.password is None  # not kept after the call
+
+
+def _reading(call: Call) -> None:
+    call.at_entry()
+    call.key(CODE)
+    call.send(CheckDone(Verdict.RESET, PASSWORD))
+
+
+def test_9_during_a_reading_adds_one_reading_after_it_without_cutting_it() -> None:
+    call = Call()
+    _reading(call)
+    assert call.key("9") == []
+    assert plays(call.done()) == [("repeat", *spoken(PASSWORD))]  # the planned second reading
+    assert plays(call.done()) == [("repeat", *spoken(PASSWORD))]  # the one asked for
+    assert plays(call.done()) == [("change_password", "goodbye")]
+    assert call.done()[-1] == Finish(Outcome.RESET)
+
+
+def test_9_during_the_closing_reads_the_password_again_then_closes() -> None:
+    call = Call()
+    _reading(call)
+    call.done()
+    call.done()
+    out = call.key("9")
+    assert out[0] == StopPlayback() and plays(out) == [("repeat", *spoken(PASSWORD))]
+    assert plays(call.done()) == [("change_password", "goodbye")]
+    out = call.done()
+    assert out[-2:] == [HangUp(), Finish(Outcome.RESET)]
+    assert call.flow.password is None
+
+
+def test_extra_readings_are_limited() -> None:
+    call = Call()
+    _reading(call)
+    readings = 1
+    for _ in range(10):
+        call.key("9")
+        out = call.done()
+        readings += sum(1 for p in plays(out) if p[0] == "repeat")
+        if call.flow.state is State.ENDED:
+            break
+    assert readings == 2 + call.flow.settings.max_extra_readings
 
 
 def test_hash_right_after_auto_submit_is_ignored_not_a_new_entry() -> None:
@@ -275,12 +317,16 @@ def _steps_to(state: State) -> Call:
     if state is State.READING:
         return call
     call.done()
+    if state is State.REPEATING:
+        return call
+    call.done()
     return call
 
 
 @pytest.mark.parametrize(
     "state",
-    [State.NO_CALLER_ID, State.MENU, State.ENTRY, State.CHECKING, State.READING, State.REPEATING, State.FAREWELL],
+    [State.NO_CALLER_ID, State.MENU, State.ENTRY, State.CHECKING, State.READING, State.REPEATING, State.CLOSING,
+     State.FAREWELL],
 )
 def test_caller_hanging_up_anywhere_ends_cleanly(state: State) -> None:
     call = _steps_to(state)
