@@ -14,6 +14,7 @@ from drivers.line import IncomingCall, Line, LineEvent
 from voice_prompts.catalog import PromptCatalog
 
 from .call_session import CallSession, Checker
+from .callflow import PLAYABLE
 from .config import Config
 from .journal import CallRecord, Journal
 from .keys import load_central_public_key, load_or_create_secret
@@ -57,6 +58,8 @@ class Appliance:
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.prompts = PromptCatalog.load()
+        for prompt_id in PLAYABLE:  # fail at start, not in the middle of someone's call
+            self.prompts.duration(prompt_id)
         self.journal = Journal.open(state_dir / "journal.db")
         self.snapshot = SnapshotHolder(snapshot_path(state_dir))
         central_key, self.development_key = load_central_public_key(config.box.central_public_key, state_dir)

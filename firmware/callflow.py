@@ -115,6 +115,13 @@ Action = Answer | Play | StopPlayback | HangUp | StartTimer | CancelTimer | Chec
 
 MENU_KEY = "8"
 REPEAT_KEY = "9"
+
+#: every prompt id the flow can ask a line to play (the box refuses to start when one has no audio)
+SENTENCES = (
+    "welcome", "menu", "ask_code", "invalid_code", "invalid_final", "no_caller_id", "mismatch", "locked",
+    "new_password", "repeat", "change_password", "goodbye", "error",
+)
+PLAYABLE = SENTENCES + tuple(pw.UNIT_IDS.values()) + (pw.PAUSE_CHAR, pw.PAUSE_GROUP)
 TIMER_MENU, TIMER_ENTRY, TIMER_CALL, TIMER_CHECK = "menu", "entry", "call", "check"
 TIMERS = (TIMER_MENU, TIMER_ENTRY, TIMER_CALL, TIMER_CHECK)
 
@@ -194,6 +201,7 @@ class CallFlow:
 
     # -- helpers the effects share -----------------------------------------------------------------------------------
     def _play(self, *prompts: str) -> list[Action]:
+        assert all(prompt in PLAYABLE for prompt in prompts), prompts
         self._token += 1
         self._playing = True
         return [Play(tuple(prompts), self._token)]

@@ -16,6 +16,7 @@ from pathlib import Path
 from drivers.clock import AsyncioScheduler, Scheduler
 from drivers.line import Line
 from drivers.simline import SimulatedLine
+from voice_prompts import PromptError
 
 from . import FirmwareError
 from . import config as configuration
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = configuration.load(args.config)
         appliance = Appliance(config, args.state_dir or config.box.state_dir)
-    except (FirmwareError, OSError) as exc:
+    except (FirmwareError, PromptError, OSError) as exc:
         print(f"resetline run: {exc}", file=sys.stderr)
         return 2
     try:

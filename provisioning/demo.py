@@ -25,6 +25,7 @@ from firmware import config as configuration
 from firmware.appliance import Appliance, Switchboard, snapshot_path
 from firmware.call_session import CallSession, InlineChecker, ThreadChecker
 from firmware.phone import mask_phone
+from voice_prompts import PromptError
 from voice_prompts.catalog import PromptCatalog
 
 from . import ProvisioningError
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                 session = asyncio.run(_real_time_call(appliance, transcript, caller, steps, args))
             transcript.summary(session, caller)
         return 0
-    except (FirmwareError, ProvisioningError, DriverError) as exc:
+    except (FirmwareError, ProvisioningError, DriverError, PromptError) as exc:
         print(f"resetline demo: {exc}", file=sys.stderr)
         return 1
 

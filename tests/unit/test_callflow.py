@@ -13,6 +13,7 @@ from firmware.callflow import (
     CheckDone,
     Finish,
     FlowEvent,
+    PLAYABLE,
     HangUp,
     Outcome,
     Play,
@@ -347,3 +348,11 @@ def test_whole_call_limit_ends_a_caller_who_keeps_pressing_wrong_keys() -> None:
         call.key("1")
     assert plays(call.fire("call")) == [("goodbye",)]
     assert finish(call.done()) is Outcome.TIMEOUT
+
+
+def test_everything_the_flow_can_play_has_audio() -> None:
+    from voice_prompts.catalog import PromptCatalog
+
+    catalog = PromptCatalog.load()
+    assert all(catalog.duration(prompt_id) > 0 for prompt_id in PLAYABLE)
+    assert set(catalog.ids()) == set(PLAYABLE)  # and no prompt ships that nothing plays
