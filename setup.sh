@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(espeak-ng sox lrzsz sip-tester python3-venv)
+APT_PACKAGES=(espeak-ng sox lrzsz sip-tester multimon-ng python3-venv)
 
 install_apt() {
     local missing=() pkg

@@ -1,7 +1,11 @@
 """The vocabulary every line driver speaks: what a call tells us, and what we ask of the line.
 
 A driver (GSM modem, V.253 voice modem, SIP, the simulator) turns its medium into these four events and
-carries out the five requests of `Line`. Nothing here knows about BHXH.
+carries out the requests of `Line`. Nothing here knows about BHXH.
+
+Threading contract: a driver with threads of its own (a serial reader, pjsua2's thread) never calls the sink from
+them; it hands each event to `post` (the daemon's `loop.call_soon_threadsafe`), so the call flow only ever runs
+on the daemon's loop thread. Requests (`answer`, `play`, …) arrive on that thread and must not block it.
 """
 from __future__ import annotations
 
@@ -47,6 +51,8 @@ class RemoteHangup:
 
 LineEvent = IncomingCall | KeyPressed | PlaybackFinished | RemoteHangup
 EventSink = Callable[[LineEvent], None]
+#: runs a callable on the daemon's loop thread (e.g. `loop.call_soon_threadsafe`)
+Post = Callable[[Callable[[], None]], object]
 
 
 class PromptSource(Protocol):
@@ -67,6 +73,12 @@ class Line(Protocol):
 
     def attach(self, sink: EventSink) -> None:
         """Where the line delivers its events (on the daemon's loop thread)."""
+
+    def start(self) -> None:
+        """Bring the line up in the background (open ports, start threads); returns at once."""
+
+    def close(self) -> None:
+        """Hang up what is up, stop every thread with a bounded join, release the port."""
 
     def answer(self, call_id: str) -> None: ...
 

@@ -51,6 +51,13 @@ class SimulatedLine:
         """Where the box receives this line's events."""
         self._sink = sink
 
+    def start(self) -> None:
+        """Nothing to bring up: the far end is in this process."""
+
+    def close(self) -> None:
+        if self._call_id is not None:
+            self.hang_up(self._call_id)
+
     # -- the far end (the caller) ----------------------------------------------------------------------------------
     def ring(self, caller: str | None, far_end: FarEnd) -> str:
         if self._call_id is not None:

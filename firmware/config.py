@@ -21,12 +21,31 @@ window_h = 24
 [[line]]
 name = "sim0"
 kind = "sim"
+
+[[line]]                # a USB cellular modem
+name = "gsm0"
+kind = "gsm"
+port = "/dev/resetline/ec25-at"   # or any pyserial URL: socket://host:port, spy:///dev/ttyUSB2
+profile = "ec25"                  # ec25 | sim7600 | sim800 (lab and legacy only: 2G is off in Vietnam)
+audio = "modem-files"             # or "usb-pcm" with audio_port
+
+[[line]]                # an FXO gateway or trunk
+name = "sip0"
+kind = "sip"
+bind = "0.0.0.0:5060"
+trusted_peers = ["192.0.2.10"]
+
+[[line]]                # a copper line on a voice modem
+name = "pots0"
+kind = "v253"
+port = "/dev/resetline/voice-modem"
 ```
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 import types
 import typing
@@ -63,12 +82,69 @@ class LockoutConfig:
 
 
 @dataclass(frozen=True)
-class LineConfig:
+class SimLineConfig:
+    """A simulated line (demo, dry runs): nothing to connect."""
+
     name: str
-    kind: str
+    kind: str = "sim"
 
 
-LINE_KINDS = ("sim",)
+@dataclass(frozen=True)
+class GsmLineConfig:
+    """A USB cellular modem (EC25, SIM7600 over VoLTE; SIM800 for the lab) driven by AT commands."""
+
+    name: str
+    port: str  # a device path or any pyserial URL (socket://, spy://)
+    kind: str = "gsm"
+    baudrate: int = 115200
+    profile: str = "ec25"
+    pin: str | None = None
+    audio: str = "modem-files"  # or "usb-pcm"
+    audio_port: str | None = None
+    power_gpio: int | None = None
+    sms_notice: bool = False
+
+
+@dataclass(frozen=True)
+class SipLineConfig:
+    """A SIP line (FXO gateway or trunk) answered by pjsua2."""
+
+    name: str
+    bind: str  # HOST:PORT
+    kind: str = "sip"
+    transport: str = "udp"  # or "tcp"
+    max_calls: int = 20
+    registrar: str | None = None
+    user: str | None = None
+    password_file: Path | None = None
+    trusted_peers: tuple[str, ...] = ()
+    inband_dtmf: bool = False
+
+
+@dataclass(frozen=True)
+class V253LineConfig:
+    """An analog line answered by an ITU-T V.253 voice modem."""
+
+    name: str
+    port: str
+    kind: str = "v253"
+    baudrate: int = 115200
+    profile: str = "generic"
+    dtmf: str = "modem"  # "modem" reports, or "detector" on the received audio
+
+
+LineConfig = SimLineConfig | GsmLineConfig | SipLineConfig | V253LineConfig
+LINE_TYPES: dict[str, type] = {"sim": SimLineConfig, "gsm": GsmLineConfig, "sip": SipLineConfig, "v253": V253LineConfig}
+LINE_KINDS = tuple(LINE_TYPES)
+#: the allowed values of string settings, by "kind.key"
+CHOICES: dict[str, tuple[str, ...]] = {
+    "gsm.profile": ("ec25", "sim7600", "sim800"),
+    "gsm.audio": ("modem-files", "usb-pcm"),
+    "sip.transport": ("udp", "tcp"),
+    "v253.profile": ("generic", "usr5637", "cx93010"),
+    "v253.dtmf": ("modem", "detector"),
+}
+
 
 #: (low, high) bounds of numeric settings, by "table.key"
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -79,6 +155,9 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "call.check_timeout_s": (1, 60),
     "call.max_extra_readings": (0, 5),
     "lockout.max_mismatches": (1, 100),
+    "line.baudrate": (300, 4_000_000),
+    "line.max_calls": (1, 200),
+    "line.power_gpio": (0, 40),
     "lockout.window_h": (1, 24 * 30),
 }
 
@@ -106,10 +185,7 @@ def parse(raw: Mapping[str, Any]) -> Config:
     lines = raw.get("line", [])
     if not isinstance(lines, list):
         raise ConfigError("line: must be an array of tables ([[line]])")
-    parsed_lines = tuple(_table(LineConfig, entry, f"line[{i}]") for i, entry in enumerate(lines))
-    for i, line in enumerate(parsed_lines):
-        if line.kind not in LINE_KINDS:
-            raise ConfigError(f"line[{i}].kind: unknown kind {line.kind!r}; known: {', '.join(LINE_KINDS)}")
+    parsed_lines = tuple(_line(entry, i) for i, entry in enumerate(lines))
     names = [line.name for line in parsed_lines]
     if len(set(names)) != len(names):
         raise ConfigError("line: two lines share a name; each [[line]] needs its own name")
@@ -122,6 +198,26 @@ def parse(raw: Mapping[str, Any]) -> Config:
 
 
 _T = typing.TypeVar("_T")
+
+
+def _line(raw: Any, index: int) -> LineConfig:
+    where = f"line[{index}]"
+    kind = raw.get("kind") if isinstance(raw, Mapping) else None
+    if kind not in LINE_TYPES:
+        raise ConfigError(f"{where}.kind: unknown kind {kind!r}; known: {', '.join(LINE_KINDS)}")
+    line: LineConfig = _table(LINE_TYPES[kind], raw, where)
+    for key, allowed in CHOICES.items():
+        table_kind, name = key.split(".")
+        if table_kind == kind and getattr(line, name) not in allowed:
+            raise ConfigError(f"{where}.{name}: must be one of {', '.join(allowed)}, got {getattr(line, name)!r}")
+    if isinstance(line, SipLineConfig) and not _host_port(line.bind):
+        raise ConfigError(f"{where}.bind: must be HOST:PORT, got {line.bind!r}")
+    return line
+
+
+def _host_port(value: str) -> bool:
+    host, _, port = value.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 def _table(cls: type[_T], raw: Any, where: str) -> _T:
@@ -148,6 +244,10 @@ def _value(kind: Any, value: Any, key: str) -> Any:
         if not isinstance(value, target):
             raise ConfigError(f"{key}: must be {'true or false' if target is bool else 'a string'}, got {value!r}")
         return value
+    if typing.get_origin(target) is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{key}: must be a list of strings, got {value!r}")
+        return tuple(value)
     if target is Path:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{key}: must be a file or directory path, got {value!r}")
@@ -155,7 +255,7 @@ def _value(kind: Any, value: Any, key: str) -> Any:
     if target in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (target is int and not isinstance(value, int)):
             raise ConfigError(f"{key}: must be {'a whole number' if target is int else 'a number'}, got {value!r}")
-        low, high = BOUNDS.get(key, (float("-inf"), float("inf")))
+        low, high = BOUNDS.get(re.sub(r"^line\[\d+\]", "line", key), (float("-inf"), float("inf")))
         if not low <= value <= high:
             raise ConfigError(f"{key}: must be between {low:g} and {high:g}, got {value!r}")
         return target(value)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from drivers.clock import AsyncioScheduler, Scheduler
-from drivers.line import Line
+from drivers.line import Line, Post
 from drivers.simline import SimulatedLine
 from voice_prompts import PromptError
 
@@ -26,11 +26,11 @@ from .call_session import ThreadChecker
 log = logging.getLogger(__name__)
 
 
-def make_line(line: configuration.LineConfig, scheduler: Scheduler, appliance: Appliance) -> Line:
+def make_line(line: configuration.LineConfig, scheduler: Scheduler, appliance: Appliance, post: Post) -> Line:
     """The one place a configured line kind becomes a driver."""
-    if line.kind == "sim":
+    if isinstance(line, configuration.SimLineConfig):
         return SimulatedLine(line.name, scheduler, appliance.prompts)
-    raise configuration.ConfigError(f"line {line.name!r}: kind {line.kind!r} has no driver")  # config rejects it first
+    raise configuration.ConfigError(f"line {line.name!r}: this build has no {line.kind} driver yet")
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -61,12 +61,17 @@ async def _serve(appliance: Appliance) -> None:
         loop.add_signal_handler(signum, stop.set)
     scheduler = AsyncioScheduler(loop)
     checker = ThreadChecker(appliance.verifier.check, loop.call_soon_threadsafe)
+    lines: list[Line] = []
     for line_config in appliance.config.lines:
-        line = make_line(line_config, scheduler, appliance)
+        line = make_line(line_config, scheduler, appliance, loop.call_soon_threadsafe)
         line.attach(Switchboard(appliance, line, scheduler, checker))
-        log.info("line %s (%s) up", line_config.name, line_config.kind)
-    names = ", ".join(line.name for line in appliance.config.lines) or "none"
+        line.start()
+        lines.append(line)
+        log.info("line %s (%s) started", line_config.name, line_config.kind)
+    names = ", ".join(line.name for line in lines) or "none"
     log.info("resetline %s ready in %s; lines: %s", appliance.config.box.name, appliance.state_dir, names)
     await stop.wait()
     log.info("stopping")
+    for line in lines:
+        line.close()
     checker.close()

@@ -48,12 +48,36 @@ def test_full_file_loads(tmp_path: Path) -> None:
         ({"line": [{"kind": "sim"}]}, "line[0].name: required"),
         ({"line": [{"name": "a", "kind": "sim"}, {"name": "a", "kind": "sim"}]}, "line: two lines share a name"),
         ({"line": {"name": "a"}}, "line: must be an array of tables"),
+        ({"line": [{"name": "g", "kind": "gsm"}]}, "line[0].port: required"),
+        ({"line": [{"name": "g", "kind": "gsm", "port": "/dev/x", "profile": "sim900"}]},
+         "line[0].profile: must be one of ec25, sim7600, sim800"),
+        ({"line": [{"name": "g", "kind": "gsm", "port": "/dev/x", "baudrate": 12}]},
+         "line[0].baudrate: must be between 300 and 4e+06"),
+        ({"line": [{"name": "s", "kind": "sip", "bind": "5060"}]}, "line[0].bind: must be HOST:PORT"),
+        ({"line": [{"name": "s", "kind": "sip", "bind": "127.0.0.1:5070", "trusted_peers": "127.0.0.1"}]},
+         "line[0].trusted_peers: must be a list of strings"),
+        ({"line": [{"name": "v", "kind": "v253", "port": "/dev/x", "dtmf": "ears"}]},
+         "line[0].dtmf: must be one of modem, detector"),
+        ({"line": [{"name": "s", "kind": "sip", "bind": "127.0.0.1:5070", "port": "/dev/x"}]},
+         "line[0].port: unknown key"),
     ],
 )
 def test_errors_name_the_key(raw: dict, message: str) -> None:
     with pytest.raises(cfg.ConfigError) as err:
         cfg.parse(raw)
     assert str(err.value).startswith(message)
+
+
+def test_every_line_kind_parses_with_typed_fields() -> None:
+    config = cfg.parse({"line": [
+        {"name": "g", "kind": "gsm", "port": "spy:///dev/ttyUSB2", "profile": "sim7600", "pin": "1234"},
+        {"name": "s", "kind": "sip", "bind": "127.0.0.1:5070", "trusted_peers": ["127.0.0.1"], "max_calls": 40},
+        {"name": "v", "kind": "v253", "port": "/dev/ttyACM0", "profile": "usr5637"},
+    ]})
+    gsm, sip, v253 = config.lines
+    assert isinstance(gsm, cfg.GsmLineConfig) and gsm.baudrate == 115200 and gsm.audio == "modem-files"
+    assert isinstance(sip, cfg.SipLineConfig) and sip.trusted_peers == ("127.0.0.1",) and sip.max_calls == 40
+    assert isinstance(v253, cfg.V253LineConfig) and v253.dtmf == "modem"
 
 
 def test_missing_and_broken_files_are_clear(tmp_path: Path) -> None:
