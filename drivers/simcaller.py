@@ -11,7 +11,7 @@ from typing import Protocol
 
 from . import DriverError
 from .clock import Scheduler, TimerHandle
-from .simline import SimulatedLine
+from .simline import FarEnd
 
 KEY_GAP_S = 1.0
 SCRIPT_KEYS = frozenset("0123456789*#")
@@ -40,6 +40,16 @@ def parse_keys(script: str) -> list[KeyStep]:
     return steps
 
 
+class Telephone(Protocol):
+    """The caller's side of a simulated call: the simulated line, or a modem simulator's far end."""
+
+    def ring(self, caller: str | None, far_end: FarEnd) -> str: ...
+
+    def press(self, key: str) -> None: ...
+
+    def caller_hangs_up(self) -> None: ...
+
+
 class Listener(Protocol):
     def heard(self, t: float, prompt_id: str) -> None: ...
 
@@ -53,7 +63,7 @@ class ScriptedCaller:
 
     def __init__(
         self,
-        line: SimulatedLine,
+        line: Telephone,
         scheduler: Scheduler,
         steps: list[KeyStep],
         listener: Listener,
