@@ -156,7 +156,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "call.max_extra_readings": (0, 5),
     "lockout.max_mismatches": (1, 100),
     "line.baudrate": (300, 4_000_000),
-    "line.max_calls": (1, 200),
+    "line.max_calls": (1, 64),
     "line.power_gpio": (0, 40),
     "lockout.window_h": (1, 24 * 30),
 }

@@ -13,9 +13,11 @@ import signal
 import sys
 from pathlib import Path
 
+from drivers import DriverError
 from drivers.clock import AsyncioScheduler, Scheduler
 from drivers.line import Line, Post
 from drivers.simline import SimulatedLine
+from drivers.sip import SipLine  # pjsua2 itself runs only in the line's worker processes
 from voice_prompts import PromptError
 
 from . import FirmwareError
@@ -30,6 +32,13 @@ def make_line(line: configuration.LineConfig, scheduler: Scheduler, appliance: A
     """The one place a configured line kind becomes a driver."""
     if isinstance(line, configuration.SimLineConfig):
         return SimulatedLine(line.name, scheduler, appliance.prompts)
+    if isinstance(line, configuration.SipLineConfig):
+        password = line.password_file.read_text(encoding="utf-8").strip() if line.password_file else None
+        return SipLine(
+            line.name, line.bind, prompts=appliance.prompts, post=post, transport=line.transport,
+            max_calls=line.max_calls, registrar=line.registrar, user=line.user, password=password,
+            trusted_peers=line.trusted_peers, inband_dtmf=line.inband_dtmf,
+        )
     raise configuration.ConfigError(f"line {line.name!r}: this build has no {line.kind} driver yet")
 
 
@@ -49,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(_serve(appliance))
+    except DriverError as exc:
+        print(f"resetline run: {exc}", file=sys.stderr)
+        return 2
     finally:
         appliance.close()
     return 0
