@@ -11,11 +11,13 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from drivers import DriverError
 from drivers.clock import AsyncioScheduler, Scheduler
 from drivers.line import Line, Post
+from drivers.gsm import GsmLine, GsmTimings
 from drivers.simline import SimulatedLine
 from drivers.sip import SipLine  # pjsua2 itself runs only in the line's worker processes
 from voice_prompts import PromptError
@@ -24,14 +26,32 @@ from . import FirmwareError
 from . import config as configuration
 from .appliance import Appliance, Switchboard
 from .call_session import ThreadChecker
+from .callflow import PLAYABLE
 
 log = logging.getLogger(__name__)
 
 
-def make_line(line: configuration.LineConfig, scheduler: Scheduler, appliance: Appliance, post: Post) -> Line:
-    """The one place a configured line kind becomes a driver."""
+def make_line(
+    line: configuration.LineConfig,
+    scheduler: Scheduler,
+    appliance: Appliance,
+    post: Post,
+    *,
+    power_cycle: Callable[[], None] | None = None,
+    speed: float = 1.0,
+) -> Line:
+    """The one place a configured line kind becomes a driver (`speed` > 1 only against a simulator)."""
     if isinstance(line, configuration.SimLineConfig):
         return SimulatedLine(line.name, scheduler, appliance.prompts)
+    if isinstance(line, configuration.GsmLineConfig):
+        if line.power_gpio is not None and power_cycle is None:
+            log.warning("line %s: power_gpio is set but GPIO power cycling is not in this build yet", line.name)
+        return GsmLine(
+            line.name, line.port, profile=line.profile, prompts=appliance.prompts, post=post,
+            baudrate=line.baudrate, pin=line.pin, audio=line.audio, audio_port=line.audio_port,
+            power_cycle=power_cycle, sms_notice=line.sms_notice, prompt_ids=PLAYABLE,
+            timings=GsmTimings().at_speed(speed),
+        )
     if isinstance(line, configuration.SipLineConfig):
         password = line.password_file.read_text(encoding="utf-8").strip() if line.password_file else None
         return SipLine(

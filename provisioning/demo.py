@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from drivers import DriverError
-from drivers.clock import AsyncioScheduler, Scheduler, VirtualScheduler
+from drivers.clock import AsyncioScheduler, VirtualScheduler
 from drivers.simcaller import KeyStep, ScriptedCaller, parse_keys
 from drivers.simline import SimulatedLine
 from firmware import FirmwareError
@@ -29,8 +29,11 @@ from voice_prompts import PromptError
 from voice_prompts.catalog import PromptCatalog
 
 from . import ProvisioningError
+from .demo_lines import LINES, PROFILES, open_rig, wait_ready
 from .snapshot_import import import_csv
 
+#: a simulated modem runs in real time; with --keys the demo runs it this many times faster
+REAL_LINE_SPEED = 10.0
 SAMPLE_ACCOUNTS = Path(__file__).resolve().parent.parent / "examples" / "accounts.csv"
 DEFAULT_CALLER = "0912345678"
 UNIT_SETS = ("units",)
@@ -92,7 +95,7 @@ class Transcript:
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = sub.add_parser("demo", help="one whole call on a simulated line", description=__doc__)
+    parser = sub.add_parser("demo", help="one whole call on a simulated line or modem", description=__doc__)
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--caller", default=DEFAULT_CALLER, help="calling number; 'anonymous' = withheld")
     parser.add_argument("--keys", help="keys the caller presses: 0-9 * #, spaces ignored, ',' waits 1 s more")
@@ -102,7 +105,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     source.add_argument("--accounts", type=Path, metavar="CSV", help="bhxh_code,phone[,account_ref] rows")
     source.add_argument("--state-dir", type=Path, help="use this box state (its snapshot and journal)")
     parser.add_argument("--config", type=Path, help="box configuration (TOML) for timings and lockout")
-    parser.add_argument("--speed", type=float, help="run in real time, this many times faster (default with --keys: simulated time)")
+    parser.add_argument("--speed", type=float, help="run in real time, this many times faster (default with --keys: "
+                        f"simulated time on --line sim, {REAL_LINE_SPEED:g}x on a simulated modem)")
+    parser.add_argument("--line", choices=LINES, default="sim",
+                        help="sim: the simulated line; gsm-sim: our GSM driver over a pty to a modem simulator")
+    parser.add_argument("--profile", choices=PROFILES, default="ec25", help="the modem simulator's profile (gsm-sim)")
     parser.set_defaults(func=run)
 
 
@@ -120,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(appliance.close)
             caller = None if args.caller.strip().lower() in ("anonymous", "") else args.caller
             transcript = Transcript(appliance.prompts, sys.stdout, args.json)
-            if steps is not None and args.speed is None:
+            if steps is not None and args.speed is None and args.line == "sim":
                 session = _simulated_call(appliance, transcript, caller, steps, args)
             else:
                 session = asyncio.run(_real_time_call(appliance, transcript, caller, steps, args))
@@ -131,29 +138,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _place_call(
-    appliance: Appliance,
-    scheduler: Scheduler,
-    transcript: Transcript,
-    make_checker: Callable[[], InlineChecker | ThreadChecker],
-    caller: str | None,
-    steps: list[KeyStep],
-    args: argparse.Namespace,
-) -> tuple[list[CallSession], ScriptedCaller, SimulatedLine]:
-    line = SimulatedLine("sim0", scheduler, appliance.prompts)
-    sessions: list[CallSession] = []
-    line.attach(Switchboard(appliance, line, scheduler, make_checker(), sessions.append))
-    far = ScriptedCaller(line, scheduler, steps, transcript, barge_in=args.barge_in, hangup_at=args.hangup_at)
-    far.call(caller)
-    return sessions, far, line
-
-
 def _simulated_call(
     appliance: Appliance, transcript: Transcript, caller: str | None, steps: list[KeyStep], args: argparse.Namespace
 ) -> CallSession:
     scheduler = VirtualScheduler()
-    checker = InlineChecker(appliance.verifier.check)
-    sessions, _, _ = _place_call(appliance, scheduler, transcript, lambda: checker, caller, steps, args)
+    line = SimulatedLine("sim0", scheduler, appliance.prompts)
+    sessions: list[CallSession] = []
+    line.attach(Switchboard(appliance, line, scheduler, InlineChecker(appliance.verifier.check), sessions.append))
+    ScriptedCaller(line, scheduler, steps, transcript, barge_in=args.barge_in, hangup_at=args.hangup_at).call(caller)
     scheduler.run()
     return sessions[0]
 
@@ -162,19 +154,35 @@ async def _real_time_call(
     appliance: Appliance, transcript: Transcript, caller: str | None, steps: list[KeyStep] | None, args: argparse.Namespace
 ) -> CallSession:
     loop = asyncio.get_running_loop()
-    scheduler = AsyncioScheduler(loop, args.speed or 1.0)
+    speed = args.speed or (REAL_LINE_SPEED if args.line != "sim" and steps is not None else 1.0)
+    scheduler = AsyncioScheduler(loop, speed)
     checker = ThreadChecker(appliance.verifier.check, loop.call_soon_threadsafe)
     ended = asyncio.Event()
     transcript.on_end = lambda: loop.call_soon(ended.set)
-    sessions, far, line = _place_call(appliance, scheduler, transcript, lambda: checker, caller, steps or [], args)
-    if steps is None:
-        _read_keys_from_terminal(loop, line, far)
-    await ended.wait()
-    checker.close()
+    sessions: list[CallSession] = []
+    with ExitStack() as stack:
+        stack.callback(checker.close)
+        rig = await open_rig(args.line, appliance, scheduler, loop.call_soon_threadsafe, stack,
+                             speed=speed, profile=args.profile)
+        rig.line.attach(Switchboard(appliance, rig.line, scheduler, checker, sessions.append))
+        rig.line.start()
+        await wait_ready(rig.line)
+        far = ScriptedCaller(rig.telephone, scheduler, steps or [], transcript,
+                             barge_in=args.barge_in, hangup_at=args.hangup_at)
+        far.call(caller)
+        if steps is None:
+            _read_keys_from_terminal(loop, far)
+        await ended.wait()
+        for _ in range(500):  # a real line reports the hang-up a moment after the caller heard it
+            if sessions and sessions[0].duration_s is not None:
+                break
+            await asyncio.sleep(0.01)
+    if not sessions:
+        raise ProvisioningError("the line never delivered the call to the box")
     return sessions[0]
 
 
-def _read_keys_from_terminal(loop: asyncio.AbstractEventLoop, line: SimulatedLine, far: ScriptedCaller) -> None:
+def _read_keys_from_terminal(loop: asyncio.AbstractEventLoop, far: ScriptedCaller) -> None:
     print("Keys: 0-9 * #  ·  q hangs up", file=sys.stderr)
 
     def reader() -> None:

@@ -1,0 +1,170 @@
+"""The call side of a GSM line, on the line's thread: call signals to line events, the box's requests to AT
+commands (ATA, play lists, AT+CHUP), the usb-pcm path switched as the call connects and ends."""
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Sequence
+
+from drivers.line import EventSink, IncomingCall, LineEvent, PlaybackFinished, Post, PromptSource, RemoteHangup
+
+from .calls import IDLE, CallTracker
+from .engine import Command, Reply
+from .pcm import PcmStream
+from .players import FilePlayer, PcmPlayer, Player
+from .profiles import Profile
+from .signals import Signal
+from .status import LineStatus
+from .timings import GsmTimings
+from .transport import PortLost
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[Command, Callable[[Reply], None] | None], None]
+
+
+class CallDesk:
+    def __init__(
+        self,
+        name: str,
+        profile: Profile,
+        timings: GsmTimings,
+        *,
+        submit: Submit,
+        post: Post,
+        status: LineStatus,
+        clock: Callable[[], float],
+        prompts: PromptSource,
+        stored: Callable[[str], bool],
+        audio_port: str | None,
+        defer: Callable[[Callable[[], None]], None],
+    ) -> None:
+        self._name = name
+        self._profile = profile
+        self._t = timings
+        self._submit = submit
+        self._post = post
+        self._status = status
+        self.sink: EventSink | None = None
+        self.tracker = CallTracker(name, clock, timings.clip_wait_s, timings.dedup_s)
+        self._stream: PcmStream | None = None
+        self.player: Player
+        if audio_port is not None:
+            finished = functools.partial(_hop, defer, self._playback_finished)
+            self._stream = PcmStream(name, audio_port, finished, frame_s=timings.pcm_frame_s)
+            self.player = PcmPlayer(self._stream, lambda pid: prompts.audio(pid, "s16le"))
+        else:
+            self.player = FilePlayer(profile, submit, self._playback_finished, clock, settle_s=timings.settle_s,
+                                     command_s=timings.command_s, stored=stored)
+
+    @property
+    def pcm_stream(self) -> PcmStream | None:
+        """The usb-pcm stream; its `on_audio` is the in-band DTMF detector's hook (issue 6)."""
+        return self._stream
+
+    @property
+    def in_call(self) -> bool:
+        return self.tracker.phase != IDLE
+
+    def signal(self, sig: Signal) -> None:
+        events = self.tracker.signal(sig)
+        if any(isinstance(event, RemoteHangup) for event in events):
+            self._call_over()
+        self._emit(events)
+
+    def poll(self) -> None:
+        self._emit(self.tracker.poll())
+        self.player.poll()
+
+    def lost(self, reason: str) -> None:
+        """The modem restarted or is being recovered: the call is gone (the journal hears RemoteHangup)."""
+        self.player.reset()
+        if self._stream is not None:
+            self._stream.close()
+        self._emit(self.tracker.drop(reason))
+
+    # -- the box's requests ----------------------------------------------------------------------------------------
+    def answer(self, call_id: str) -> None:
+        if not self.tracker.answering(call_id):
+            log.info("%s: answer for %s ignored: that call is not ringing", self._name, call_id)
+            return
+        ends = tuple(dict.fromkeys(("NO CARRIER", *self._profile.hangup_urcs)))
+        self._submit(Command(self._profile.answer, self._t.answer_s, ends_on=ends),
+                     functools.partial(self._answered, call_id))
+
+    def play(self, call_id: str, prompt_ids: Sequence[str], token: int) -> None:
+        if self._current(call_id):
+            self.player.play(call_id, prompt_ids, token)
+
+    def stop(self, call_id: str) -> None:
+        if self._current(call_id):
+            self.player.stop()
+
+    def hang_up(self, call_id: str) -> None:
+        if self._current(call_id):
+            self.end(send=True)
+
+    def end(self, send: bool) -> None:
+        """The box ends the call (hang-up, or the line closing): no event follows."""
+        self._call_over()
+        self.tracker.end_by_box()
+        if send:
+            self._submit(Command(self._profile.hang_up, self._t.command_s), None)
+
+    # -- inside ----------------------------------------------------------------------------------------------------
+    def _current(self, call_id: str) -> bool:
+        if self.tracker.is_current(call_id):
+            return True
+        log.debug("%s: request for %s ignored: not the current call", self._name, call_id)
+        return False
+
+    def _answered(self, call_id: str, reply: Reply) -> None:
+        if not self.tracker.is_current(call_id):
+            return
+        if reply.ok:
+            self.tracker.answered()
+            if self._stream is not None:
+                for text in self._profile.pcm_on:
+                    self._submit(Command(text, self._t.command_s), functools.partial(self._pcm_switched, text))
+        elif reply.status == "error":
+            self.player.reset()
+            self._emit(self.tracker.drop(f"answer failed ({reply.describe()})"))
+
+    def _pcm_switched(self, text: str, reply: Reply) -> None:
+        if not reply.ok:
+            log.error("%s: %s failed (%s): the caller hears nothing", self._name, text, reply.describe())
+        elif self._stream is not None and self.tracker.connected and text == self._profile.pcm_on[-1]:
+            try:
+                self._stream.open()
+            except PortLost as exc:
+                log.error("%s: audio port: %s: the caller hears nothing", self._name, exc)
+
+    def _call_over(self) -> None:
+        self.player.reset()
+        if self._stream is not None and self._stream.is_open:
+            self._stream.close()
+            for text in self._profile.pcm_off:
+                self._submit(Command(text, self._t.command_s), None)
+
+    def _playback_finished(self, call_id: str, token: int) -> None:
+        if self.tracker.is_current(call_id):
+            self._emit([PlaybackFinished(call_id, token)])
+
+    def _emit(self, events: list[LineEvent]) -> None:
+        for event in events:
+            sink = self.sink
+            if sink is None:
+                log.warning("%s: %s dropped: no sink attached", self._name, type(event).__name__)
+            else:
+                try:
+                    self._post(functools.partial(sink, event))
+                except RuntimeError as exc:  # the loop is closed: the daemon is stopping
+                    log.warning("%s: %s not delivered: %s", self._name, type(event).__name__, exc)
+            if isinstance(event, IncomingCall):
+                self._status.set(calls=self.tracker.calls)
+
+
+def _hop(defer: Callable[[Callable[[], None]], None], action: Callable[[str, int], None], call_id: str,
+         token: int) -> None:
+    """From the PCM thread onto the line's thread."""
+    defer(lambda: action(call_id, token))

@@ -1,0 +1,90 @@
+"""The thin shell around pyserial: open a port by path or URL, exclusively; find the USB device behind a tty.
+
+`serial_for_url` gives `socket://host:port` (a modem behind ser2net) and `spy://PATH` (pyserial's wire trace:
+every byte, unmasked, on stderr; a bench tool, never for production logs) for free. A plain path is a device
+node, normally a udev name that stays stable across re-enumeration (systemd/ rules).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import termios
+from pathlib import Path
+
+import serial
+
+from . import GsmError
+
+log = logging.getLogger(__name__)
+
+WRITE_TIMEOUT_S = 5.0
+WRITE_CHUNK = 4096
+SYS_TTY = Path("/sys/class/tty")
+
+
+class PortLost(GsmError):
+    """The port cannot be opened, read or written: unplugged, re-enumerating, or a vanished pty."""
+
+
+def open_port(url: str, baudrate: int, timeout: float) -> serial.SerialBase:
+    """Open `url` (device path or pyserial URL) exclusively; PortLost when it is not there."""
+    try:
+        port = serial.serial_for_url(
+            url, baudrate=baudrate, timeout=timeout, write_timeout=WRITE_TIMEOUT_S, exclusive=True
+        )
+    except (serial.SerialException, OSError, ValueError, termios.error) as exc:  # termios: a tty going away
+        raise PortLost(f"cannot open {url}: {exc}") from exc
+    return port
+
+
+def write_all(port: serial.SerialBase, data: bytes) -> None:
+    """Write in chunks so each chunk has the write timeout (an upload is ~100 kB; a UART moves ~11 kB/s)."""
+    try:
+        for start in range(0, len(data), WRITE_CHUNK):
+            port.write(data[start:start + WRITE_CHUNK])
+    except (serial.SerialException, OSError) as exc:
+        raise PortLost(f"write failed: {exc}") from exc
+
+
+def read_some(port: serial.SerialBase) -> bytes:
+    """Wait up to the port's timeout for one byte, then take whatever else is there."""
+    try:
+        data = port.read(1)
+        if data:
+            waiting = port.in_waiting
+            if waiting:
+                data += port.read(waiting)
+        return bytes(data)
+    except (serial.SerialException, OSError) as exc:
+        raise PortLost(f"read failed: {exc}") from exc
+
+
+def is_device_path(url: str) -> bool:
+    return "://" not in url
+
+
+def usb_device_of(url: str) -> Path | None:
+    """The sysfs USB device (e.g. /sys/bus/usb/devices/1-1.3) behind a ttyUSB/ttyACM path, else None."""
+    if not is_device_path(url):
+        return None
+    name = os.path.basename(os.path.realpath(url))
+    if not (name.startswith("ttyUSB") or name.startswith("ttyACM")):
+        return None
+    try:
+        interface = (SYS_TTY / name / "device").resolve()
+    except OSError:
+        return None
+    # ttyUSBn/device is the USB interface (1-1.3:1.2) for ttyACM, or a port below it for usb-serial drivers
+    for candidate in (interface, *interface.parents):
+        if (candidate / "idVendor").exists():
+            return candidate
+    return None
+
+
+def rebind_usb(device: Path) -> None:
+    """Unbind and bind the USB device from its driver: the modem re-enumerates without a power cut. Needs root
+    (or a udev rule granting the service write access to these sysfs files)."""
+    driver = Path("/sys/bus/usb/drivers/usb")
+    log.warning("USB unbind/bind of %s", device.name)
+    (driver / "unbind").write_text(device.name)
+    (driver / "bind").write_text(device.name)
