@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from firmware import daemon, journal_command
 from voice_prompts import commands as prompt_commands
 
-from . import config_command, demo, line_test_command, snapshot_import
+from . import config_command, demo, dtmf_command, line_test_command, snapshot_import
 
-COMMANDS = (daemon, demo, snapshot_import, journal_command, prompt_commands, config_command, line_test_command)
+COMMANDS = (daemon, demo, snapshot_import, journal_command, prompt_commands, config_command, line_test_command,
+            dtmf_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

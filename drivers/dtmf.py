@@ -1,0 +1,202 @@
+"""A software DTMF receiver for linear PCM: a streaming detector that reports each key press once.
+
+Feed it PCM in blocks of any size (bytes of signed 16-bit little-endian samples, or a numpy array in int16
+units) and it returns the key presses that have ended; `flush()` ends the stream. The acceptance limits follow
+shared/reference/dtmf-receiver-spec.md (values and sources in `DtmfSettings`).
+
+How it decides: every 6.4 ms a 12.75 ms window is screened for one strong tone per group (`drivers.dtmf_spectrum`,
+vectorised over all windows of a block). Windows of one key make a run; a drop-out inside it is bridged while the
+missing tone energy adds up to less than `min_gap_s`. When the run ends it is judged as a whole
+(`drivers.dtmf_press`): duration, mean frequency and drift, levels, twist, energy share, voice harmonics. A press
+is therefore reported when the key is released (about `min_gap_s` after the tones stop), with its start and end;
+a key held down is reported after `MAX_PRESS_S`.
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .dtmf_press import DtmfSettings, Press, WindowData, judge, tone_amplitudes
+from .dtmf_spectrum import KEY_BY_INDEX, Complexes, WindowTests, screen_windows, tone_bank
+
+__all__ = ["DtmfDetector", "DtmfEvent", "DtmfSettings", "decode"]
+
+log = logging.getLogger(__name__)
+
+#: an interruption this long always ends a run, even if the tones' amplitude never drops (e.g. talk-down)
+MAX_INTERRUPTION_S = 1.0
+#: a key held longer than this is reported then (with this as its end), and once only
+MAX_PRESS_S = 2.0
+
+
+@dataclass(frozen=True)
+class DtmfEvent:
+    """One key press: `key` is one of 0-9 * # A-D; `start`/`end` are seconds from the start of the stream."""
+
+    key: str
+    start: float
+    end: float
+
+
+Pcm = bytes | bytearray | memoryview | npt.NDArray[np.generic]
+
+
+class DtmfDetector:
+    """Streaming DTMF receiver for one audio stream at `rate` Hz (8000 on a phone line; any rate >= 4000).
+
+    Audio is analysed once `batch` half-blocks (6.4 ms each) have arrived: the default 8 bounds the extra delay
+    to 51 ms and makes 20 ms frames about three times cheaper than `batch=1`; results never depend on it.
+    """
+
+    def __init__(self, rate: int = 8000, settings: DtmfSettings | None = None, batch: int = 8) -> None:
+        self.settings = settings or DtmfSettings()
+        self._batch = max(1, batch)
+        self._bank = tone_bank(rate)
+        self._limits = self.settings.limits()
+        self._seconds_per_half = self._bank.half / rate
+        self._reset()
+
+    @property
+    def rate(self) -> int:
+        return self._bank.rate
+
+    def _reset(self) -> None:
+        self._pending = np.zeros(0)
+        self._odd_byte = b""
+        self._count = 0  # half-blocks analysed so far
+        self._prev_bins: Complexes = np.zeros(8, dtype=np.complex128)
+        self._prev_sum = 0.0
+        self._prev_square = 0.0
+        # tone bins and samples of half-blocks _base, _base + 1, ... (what a run may still need)
+        self._bins: Complexes = np.zeros((0, 8), dtype=np.complex128)
+        self._pcm = np.zeros((0, self._bank.half))
+        self._base = 0
+        self._run: Press | None = None
+
+    def feed(self, samples: Pcm) -> list[DtmfEvent]:
+        """Analyse more audio; return the presses that ended in it. Block boundaries never change the result."""
+        pcm = self._as_samples(samples)
+        if self._pending.size:
+            pcm = np.concatenate([self._pending, pcm])
+        whole = pcm.size // self._bank.half * self._bank.half
+        if whole < self._batch * self._bank.half:
+            self._pending = pcm
+            return []
+        self._pending = pcm[whole:]
+        return self._analyse(pcm[:whole].reshape(-1, self._bank.half))
+
+    def flush(self) -> list[DtmfEvent]:
+        """End the stream: report a press still in progress. The detector then starts a new stream at time 0."""
+        # what is pending, then silence: the last windows see the tones end
+        tail = np.zeros((-self._pending.size) % self._bank.half + 2 * self._bank.half)
+        events = self._analyse(np.concatenate([self._pending, tail]).reshape(-1, self._bank.half))
+        if self._run is not None:
+            events += self._close(self._run, self._count - 1)
+        self._reset()
+        return events
+
+    def _as_samples(self, samples: Pcm) -> npt.NDArray[np.float64]:
+        if isinstance(samples, np.ndarray):
+            if samples.ndim != 1:
+                raise ValueError(f"expected one channel of samples, got an array of shape {samples.shape}")
+            return samples.astype(np.float64)
+        raw = self._odd_byte + bytes(samples)
+        even = len(raw) // 2 * 2
+        self._odd_byte = raw[even:]  # a sample split across two blocks
+        return np.frombuffer(raw[:even], dtype="<i2").astype(np.float64)
+
+    def _analyse(self, blocks: npt.NDArray[np.float64]) -> list[DtmfEvent]:
+        bins, sums, squares = self._bank.bins(blocks)
+        prev = np.concatenate([self._prev_bins[None, :], bins[:-1]])
+        prev_sums = np.concatenate([[self._prev_sum], sums[:-1]])
+        prev_squares = np.concatenate([[self._prev_square], squares[:-1]])
+        tests = screen_windows(self._bank, self._limits, prev, bins, prev_sums + sums, prev_squares + squares)
+        if self._count == 0:
+            tests.key[0] = -1  # the first half-block has no predecessor: no window yet
+        self._prev_bins, self._prev_sum, self._prev_square = bins[-1], float(sums[-1]), float(squares[-1])
+        self._bins = np.concatenate([self._bins, bins])
+        self._pcm = np.concatenate([self._pcm, blocks])
+        base = self._count
+        self._count += len(blocks)
+        events = self._walk(base, tests)
+        keep_from = self._count - 2 if self._run is None else self._run.windows[0] - 2
+        if keep_from > self._base:
+            self._bins = self._bins[keep_from - self._base:]
+            self._pcm = self._pcm[keep_from - self._base:]
+            self._base = keep_from
+        return events
+
+    def _walk(self, base: int, tests: WindowTests) -> list[DtmfEvent]:
+        """Run the press state machine over windows base .. base + len(tests.key) - 1."""
+        events: list[DtmfEvent] = []
+        keys = tests.key
+        valid = np.flatnonzero(keys >= 0).tolist()
+        i = 0
+        while i < len(keys):
+            if self._run is None:  # skip straight to the next window that holds a key
+                j = bisect.bisect_left(valid, i)
+                if j == len(valid):
+                    break
+                i = valid[j]
+            key = int(keys[i])
+            data = tests.data[i]
+            if self._run is None:
+                self._run = Press(key)
+                self._run.add(base + i, data)
+            else:
+                events += self._step(self._run, base + i, key, data)
+            i += 1
+        return events
+
+    def _step(self, run: Press, w: int, key: int, data: WindowData) -> list[DtmfEvent]:
+        """Window `w` (holding `key`, -1 for none) during a run: extend it, bridge a drop-out or end it."""
+        if key == run.key:
+            if (w - run.windows[0]) * self._seconds_per_half < MAX_PRESS_S:
+                run.add(w, data)
+                return []
+            # a key held down: judge what we have (bounding memory); the rest is the same press
+            events = self._close(run, w - 1)
+            self._run = Press(key, held=bool(events) or run.held)
+            self._run.add(w, data)
+            return events
+        if key >= 0:
+            if run.other == key and run.other_at == w - 1:  # a different key, twice in a row: a new press
+                events = self._close(run, w - 2)
+                self._run = Press(key)
+                assert run.other_data is not None  # set together with run.other
+                self._run.add(w - 1, run.other_data)
+                self._run.add(w, data)
+                return events
+            run.other, run.other_at, run.other_data = key, w, data
+        ref = run.reference(self._bins, self._base, self._bank)
+        a = tone_amplitudes(self._bank, run.key, self._bins[w - self._base: w - self._base + 1])[0]
+        run.deficit += 1.0 - min(a[0] / ref[0], a[1] / ref[1], 1.0)
+        if (run.deficit * self._seconds_per_half < self.settings.min_gap_s
+                and (w - run.last) * self._seconds_per_half < MAX_INTERRUPTION_S):
+            return []
+        events = self._close(run, w)
+        self._run = None
+        if key >= 0:
+            self._run = Press(key)
+            self._run.add(w, data)
+        return events
+
+    def _close(self, run: Press, upto: int) -> list[DtmfEvent]:
+        """Judge a finished run; the half-blocks up to `upto` are known."""
+        verdict = judge(run, self._bins, self._pcm, self._base, upto, self.settings, self._bank)
+        key = KEY_BY_INDEX[run.key]
+        log.debug("key %s at %.3f s %s: %s", key, verdict.start * self._seconds_per_half,
+                  f"rejected, {verdict.fault}" if verdict.fault else "accepted", verdict.detail)
+        if verdict.fault or run.held:
+            return []
+        return [DtmfEvent(key, verdict.start * self._seconds_per_half, verdict.end * self._seconds_per_half)]
+
+
+def decode(samples: Pcm, rate: int = 8000, settings: DtmfSettings | None = None) -> list[DtmfEvent]:
+    """Every press in a whole recording (one `feed` and a `flush`)."""
+    detector = DtmfDetector(rate, settings)
+    return detector.feed(samples) + detector.flush()
