@@ -182,14 +182,10 @@ class Router:
         return [Send(msg.to_bytes(), worker=target.address)]
 
     def _response_to_worker(self, msg: SipMessage, now: float) -> list[Send]:
-        top = Via.parse(msg.get("Via") or "")
-        if not top.branch.startswith(MAGIC):
-            return []
-        msg.pop("Via")
-        following = msg.get("Via")
+        following = _pop_own_via(msg)
         if following is None:
             return []
-        address = Via.parse(following).reply_address()
+        address = following.reply_address()
         if address not in {w.address for w in self._workers.values()}:
             return []
         if msg.cseq_method == "BYE" and msg.status >= 200:
@@ -209,14 +205,10 @@ class Router:
             return []
 
     def _response_from_worker(self, msg: SipMessage, now: float) -> list[Send]:
-        top = Via.parse(msg.get("Via") or "")
-        if not top.branch.startswith(MAGIC):
-            return []
-        msg.pop("Via")
-        following = msg.get("Via")
+        following = _pop_own_via(msg)
         if following is None:
             return []
-        host, port = Via.parse(following).reply_address()
+        host, port = following.reply_address()
         dialog = self._dialogs.get(msg.call_id)
         peer = Peer(self.transport, host, port)
         if dialog is not None and dialog.peer.transport == "tcp":
@@ -305,3 +297,13 @@ def _normalise_dtmf(msg: SipMessage) -> None:
 
 def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _pop_own_via(msg: SipMessage) -> Via | None:
+    """A response passes the front on its way back: drop the front's own Via, return the next (None: not ours)."""
+    top = Via.parse(msg.get("Via") or "")
+    if not top.branch.startswith(MAGIC):
+        return None
+    msg.pop("Via")
+    following = msg.get("Via")
+    return Via.parse(following) if following is not None else None
