@@ -1,7 +1,8 @@
 """pjsua2 call and player objects of one worker. Every method here runs on the worker's one pjsua2 thread.
 
-The exception is `PromptPlayer.onEof2`, which pjmedia calls from its event thread: it only sets a flag, and the
-worker's thread acts on it (`CallSlot.tick`), so no pjsua2 function is ever called from a thread we do not own.
+The exceptions are `PromptPlayer.onEof2` and `AudioTap.onFrameReceived` (in-band DTMF), which pjmedia calls from
+its clock thread: one sets a flag, the other queues a frame, and the worker's thread acts on them (`CallSlot.tick`,
+`CallSlot.heard`), so no pjsua2 function is ever called from a thread we do not own.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any, Protocol, TypeVar
 
 import pjsua2 as pj
 
-from .dtmf import KeyDeduper
+from .dtmf import InbandKeys, InbandPress, KeyDeduper
+from .tap import AudioTap
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class CallOwner(Protocol):
 
     def media_ready(self, slot: "CallSlot") -> None: ...
 
-    def key(self, slot: "CallSlot", digit: str, method: int) -> None: ...
+    def key(self, slot: "CallSlot", digit: str, method: int, start: float, end: float) -> None: ...
 
 
 class PromptPlayer(pj.AudioMediaPlayer):  # type: ignore[misc]
@@ -78,13 +80,14 @@ class BoxCall(pj.Call):  # type: ignore[misc]
 
     @guarded
     def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802 — never onDtmfEvent too: pjsua2 calls both per press
-        self._slot.owner.key(self._slot, str(prm.digit), int(prm.method))
+        now = time.monotonic()
+        self._slot.owner.key(self._slot, str(prm.digit), int(prm.method), now, now)
 
 
 class CallSlot:
-    """One call in a worker: the pjsua2 call, its audio, its playback queue and its key de-duplication."""
+    """One call in a worker: the pjsua2 call, its audio, its playback queue, its in-band tap and its keys."""
 
-    def __init__(self, owner: CallOwner, name: str, sip_call_id: str) -> None:
+    def __init__(self, owner: CallOwner, name: str, sip_call_id: str, inband: InbandKeys | None = None) -> None:
         self.owner = owner
         self.name = name
         self.sip_call_id = sip_call_id
@@ -92,6 +95,9 @@ class CallSlot:
         self.audio: Any = None
         self.hung_up_here = False
         self.keys = KeyDeduper()
+        self.inband = inband
+        self._tap: AudioTap | None = None
+        self._tapped: Any = None  # the call's AudioMedia that transmits to the tap
         self._player: PromptPlayer | None = None
         self._chunks: list[list[str]] = []
         self._token: int | None = None
@@ -147,6 +153,45 @@ class CallSlot:
             pass  # the call's media is already gone; the player is destroyed below all the same
         del player  # the last reference: pjsua2 destroys the player here, on this thread
 
+    # -- in-band DTMF ------------------------------------------------------------------------------------------------
+    def open_tap(self) -> None:
+        """Once media flows (and again if a re-INVITE gives the call another bridge port): the call's audio to a tap."""
+        audio = self.audio
+        if self.inband is None or audio is None:
+            return
+        if self._tap is not None and self._tapped is not None and self._tapped.getPortId() == audio.getPortId():
+            return
+        self.close_tap()
+        tap = AudioTap()
+        try:
+            tap.open(f"tap-{self.name}")
+            audio.startTransmit(tap)
+        except pj.Error as exc:
+            log.error("call %s: cannot listen for in-band DTMF: %s", self.name, exc.info())
+            return
+        self._tap, self._tapped = tap, audio
+
+    def heard(self) -> list[InbandPress]:
+        """The in-band presses that ended in the audio received since the last turn (the worker's thread)."""
+        if self._tap is None or self.inband is None:
+            return []
+        if self._tap.failures:
+            log.error("call %s: %d in-band audio frame(s) lost in the tap", self.name, self._tap.failures)
+            self._tap.failures = 0
+        return self.inband.feed(self._tap.drain())
+
+    def close_tap(self) -> None:
+        """Stop transmitting to the tap, then destroy it. After a far-end BYE pjsua has already removed the call's
+        bridge port (and its connections) before onCallState(DISCONNECTED): only the destruction is left then."""
+        tap, tapped, self._tap, self._tapped = self._tap, self._tapped, None, None
+        if tap is None:
+            return
+        try:
+            tapped.stopTransmit(tap)
+        except pj.Error:
+            pass  # the call's media is already gone; the tap is destroyed below all the same
+        del tap  # the last reference: pjsua2 removes the port from the bridge here, on this thread
+
     # -- the call ----------------------------------------------------------------------------------------------------
     def answer(self) -> None:
         if self.call is not None:
@@ -156,11 +201,12 @@ class CallSlot:
 
     def hang_up(self) -> None:
         self.stop()
+        self.close_tap()
         self.hung_up_here = True
         if self.call is not None:
             op = pj.CallOpParam()
             op.statusCode = pj.PJSIP_SC_DECLINE  # used only if it was never answered; a BYE otherwise
             self.call.hangup(op)
 
-    def accept_key(self, digit: str, method: int) -> bool:
-        return self.keys.accept(digit, method, time.monotonic())
+    def accept_key(self, digit: str, method: int, start: float, end: float) -> bool:
+        return self.keys.accept(digit, method, start, end)

@@ -3,7 +3,10 @@
 `python -m drivers.sip.dialer sip:bhxh@127.0.0.1:5070 --caller 0912345678 --keys "8 0123456789" --json`
 prints one JSON object: whether the box answered and who hung up, how long the call lasted, and how much of what
 the box sent was sound (the received audio is recorded and measured). The field's tester and the tests use it.
-Keys go as RFC 4733 telephone-events (`--method rfc4733`, the default) or SIP INFO (`--method info`).
+Keys go as RFC 4733 telephone-events (`--dtmf rfc4733`, the default), SIP INFO (`--dtmf info`), DTMF tones in the
+call's audio (`--dtmf inband`: each key's two tones for 100 ms at -10 dBFS each, then 100 ms of silence, played
+from a generated WAV) or both for every press (`--dtmf rfc4733+inband`, as some gateways do): the tones, then the
+RFC 4733 event as they end (pjmedia sends no audio while it sends an event, so the two cannot overlap).
 """
 from __future__ import annotations
 
@@ -21,9 +24,13 @@ from typing import Any
 
 import pjsua2 as pj
 
+from .dtmf import INBAND_RATE, tone_pcm
+
 TURN_MS = 10
 FRAME_MS = 20
 SOUND_RMS = 300  # 16-bit RMS above which a 20 ms frame counts as sound (the prompts speak well above it)
+METHODS = ("rfc4733", "info", "inband", "rfc4733+inband")
+TONE_S = 0.1  # an in-band key: 100 ms of tones (then 100 ms of silence)
 
 
 class _Call(pj.Call):  # type: ignore[misc]
@@ -68,8 +75,11 @@ def measure(path: Path) -> dict[str, float]:
 class Dialer:
     """Owns its Endpoint in the calling thread, from `libCreate` to `libDestroy`."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
+        self.workdir = workdir  # the tone WAVs of --dtmf inband
+        self.tone: Any = None  # the player of the key being pressed in-band
+        self.late_events: list[tuple[float, str]] = []  # --dtmf rfc4733+inband: (when, key) of RFC 4733 events due
         self.ep = pj.Endpoint()
         saved = os.dup(1)
         os.dup2(2, 1)  # pjlib greets on stdout before any log setting applies; stdout is for the result
@@ -89,6 +99,9 @@ class Dialer:
         cfg.medConfig.sndClockRate = 8000
         self.ep.libInit(cfg)
         self.ep.audDevManager().setNullDev()
+        if args.codec:  # offer that codec only, as a gateway configured for it would
+            for codec in self.ep.codecEnum2():
+                self.ep.codecSetPriority(codec.codecId, 255 if str(codec.codecId).startswith(args.codec) else 0)
         transport = pj.TransportConfig()
         transport.boundAddress = args.bind
         kind = pj.PJSIP_TRANSPORT_TCP if args.transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
@@ -117,6 +130,7 @@ class Dialer:
             call.hangup(pj.CallOpParam(True))
             self.hung_up_here = True
             self._settle(call)
+        self._stop_tone(call)
         if self.recorder is not None and call.media is not None:
             try:
                 call.media.stopTransmit(self.recorder)
@@ -146,20 +160,49 @@ class Dialer:
         if self.keys and self.next_key_at is not None and now >= self.next_key_at:
             self._press(call, self.keys.pop(0))
             self.next_key_at = now + (args.code_gap if not self.keys or self.keys[0] != "8" else args.first_key_after)
+        if self.late_events and now >= self.late_events[0][0]:
+            call.dialDtmf(self.late_events.pop(0)[1])
         if args.hangup_after is not None and call.confirmed_at is not None and not self.hung_up_here \
                 and now - call.confirmed_at >= args.hangup_after:
             call.hangup(pj.CallOpParam(True))
             self.hung_up_here = True
 
     def _press(self, call: _Call, key: str) -> None:
-        if self.args.method == "info":
+        method = self.args.dtmf
+        if method in ("inband", "rfc4733+inband"):
+            self._play_tone(call, key)
+        if method == "rfc4733+inband":
+            self.late_events.append((time.monotonic() + TONE_S, key))
+        elif method == "info":
             prm = pj.CallSendDtmfParam()
             prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
             prm.digits = key
             prm.duration = 160
             call.sendDtmf(prm)
-        else:
+        elif method == "rfc4733":
             call.dialDtmf(key)
+
+    def _play_tone(self, call: _Call, key: str) -> None:
+        path = self.workdir / f"dtmf-{'star' if key == '*' else 'hash' if key == '#' else key}.wav"
+        if not path.exists():
+            with wave.open(str(path), "wb") as wav:
+                wav.setnchannels(1)
+                wav.setsampwidth(2)
+                wav.setframerate(INBAND_RATE)
+                wav.writeframes(tone_pcm(key, tone_s=TONE_S))
+        self._stop_tone(call)
+        self.tone = pj.AudioMediaPlayer()
+        self.tone.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
+        self.tone.startTransmit(call.media)
+
+    def _stop_tone(self, call: _Call) -> None:
+        """Stop transmitting, then destroy (never a player destroyed while it plays into the bridge)."""
+        if self.tone is not None and call.media is not None:
+            try:
+                self.tone.stopTransmit(call.media)
+            except pj.Error:
+                pass
+        self.tone = None
 
     def _settle(self, call: _Call) -> None:
         deadline = time.monotonic() + 2.0
@@ -178,8 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("uri", help="whom to call, e.g. sip:bhxh@127.0.0.1:5070")
     parser.add_argument("--caller", help="the number in From (omit for anonymous)")
     parser.add_argument("--keys", default="", help='keys to press after answer, e.g. "8 0123456789"')
-    parser.add_argument("--method", choices=("rfc4733", "info"), default="rfc4733")
+    parser.add_argument("--dtmf", "--method", dest="dtmf", choices=METHODS, default="rfc4733",
+                        help="how keys are sent (default rfc4733)")
     parser.add_argument("--transport", choices=("udp", "tcp"), default="udp")
+    parser.add_argument("--codec", help="offer only codecs whose id starts with this, e.g. PCMU, GSM, speex/8000")
     parser.add_argument("--bind", default="127.0.0.1", help="local address (default 127.0.0.1)")
     parser.add_argument("--rtp-port", type=int, default=47000)
     parser.add_argument("--first-key-after", type=float, default=1.0, help="seconds from answer to the first key")
@@ -191,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         record = args.record or Path(tmp) / "heard.wav"
-        dialer = Dialer(args)
+        dialer = Dialer(args, Path(tmp))
         try:
             result = dialer.run(record)
         finally:

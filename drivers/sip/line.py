@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from ..line import EventSink, IncomingCall, KeyPressed, LineEvent, PlaybackFinished, Post, PromptSource, RemoteHangup
 from . import SipError, wire
 from .callerid import is_trusted
-from .dtmf import INBAND_DETECTOR_FACTORY
 from .front import SipFront
 from .pool import WorkerLink
 
@@ -48,7 +47,7 @@ class SipLine:
         inband_dtmf: bool = False,
         rtp_port: int = RTP_PORT,
     ) -> None:
-        host, port = _validate(name, bind, transport, max_calls, inband_dtmf, registrar, user, trusted_peers)
+        host, port = _validate(name, bind, transport, max_calls, registrar, user, trusted_peers)
         self.name = name
         self._host, self._port = host, port
         self._prompts = prompts
@@ -57,6 +56,7 @@ class SipLine:
         self._max_calls = max_calls
         self._register = {"registrar": registrar, "user": user, "password": password}
         self._trusted = tuple(trusted_peers)
+        self._inband = inband_dtmf
         self._rtp_port = rtp_port
         self._sink: EventSink | None = None
         self._front: SipFront | None = None
@@ -91,7 +91,8 @@ class SipLine:
         self._front = SipFront(self._host, self._port, self._transport, self._max_calls)
         self._front.start()
         self._spawn(0, self._max_calls)
-        log.info("line %s: SIP %s on %s:%d", self.name, self._transport.upper(), *self._front.address)
+        log.info("line %s: SIP %s on %s:%d%s", self.name, self._transport.upper(), *self._front.address,
+                 ", in-band DTMF on" if self._inband else "")
 
     def close(self) -> None:
         """Every worker hangs up its calls and tears pjsua2 down in order; bounded waits, then the front stops."""
@@ -133,7 +134,7 @@ class SipLine:
         settings = {
             "name": self.name, "index": index, "max_calls": calls, "front": list(self._front.inner_address),
             "media_host": self._host, "rtp_port": self._rtp_port + index * RTP_RANGE_PER_WORKER,
-            "rtp_range": RTP_RANGE_PER_WORKER, "trusted_peers": list(self._trusted),
+            "rtp_range": RTP_RANGE_PER_WORKER, "trusted_peers": list(self._trusted), "inband_dtmf": self._inband,
         }
         if index == 0 and self._register["registrar"]:
             settings.update(self._register)  # one worker registers the line; its Contact is the front
@@ -220,8 +221,8 @@ class SipLine:
 
 
 def _validate(
-    name: str, bind: str, transport: str, max_calls: int, inband_dtmf: bool, registrar: str | None,
-    user: str | None, trusted_peers: Sequence[str],
+    name: str, bind: str, transport: str, max_calls: int, registrar: str | None, user: str | None,
+    trusted_peers: Sequence[str],
 ) -> tuple[str, int]:
     """Every setting checked before a socket or a process exists; the message names the setting."""
     host, _, port = bind.rpartition(":")
@@ -231,8 +232,6 @@ def _validate(
         raise SipError(f"line {name}: transport must be udp or tcp, got {transport!r}")
     if max_calls < 1:
         raise SipError(f"line {name}: max_calls must be at least 1")
-    if inband_dtmf and INBAND_DETECTOR_FACTORY is None:
-        raise SipError(f"line {name}: inband_dtmf needs the software DTMF detector, which this build lacks")
     if registrar and not user:
         raise SipError(f"line {name}: a registrar needs a user")
     for peer in trusted_peers:

@@ -3,7 +3,8 @@
 Its main thread owns every pjsua2 object: it creates the Endpoint, inits the library (no worker threads,
 `mainThreadOnly`, the null audio device, the conference bridge at 8 kHz like the prompts), makes the loopback
 transport and the account, answers and plays, and between two `libHandleEvents` reads the line's commands from
-stdin. Teardown is explicit and in order (`Worker.tear_down`), so nothing is left for the garbage collector.
+stdin and, on an in-band line, feeds each call's tapped audio to its DTMF detector. Teardown is explicit and in
+order (`Worker.tear_down`), so nothing is left for the garbage collector.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import pjsua2 as pj
 from . import wire
 from .callerid import caller_id
 from .calls import BoxCall, CallSlot, guarded
+from .dtmf import INBAND, InbandKeys, new_inband_detector
 from .message import SipParseError, Via, parse, uri_host_port
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class Worker:
         self.queued: list[dict[str, Any]] = []
         self._seq = 0
         self._inbox = inbox
+        self.inband = bool(settings.get("inband_dtmf"))
 
     # -- bring-up ----------------------------------------------------------------------------------------------------
     def bring_up(self) -> None:
@@ -95,6 +98,8 @@ class Worker:
         cfg.medConfig.channelCount = 1
         self.ep.libInit(cfg)
         self.ep.audDevManager().setNullDev()
+        if self.inband:
+            new_inband_detector()  # imports numpy and the detector now (~0.4 s), not while the first call rings
         transport = pj.TransportConfig()
         transport.boundAddress = "127.0.0.1"
         transport.port = 0
@@ -135,7 +140,7 @@ class Worker:
     def incoming(self, account: Any, prm: Any) -> None:
         self._seq += 1
         name = f"{self.s['name']}-{self.s['index']}-{self._seq}"
-        slot = CallSlot(self, name, "")
+        slot = CallSlot(self, name, "", InbandKeys(new_inband_detector()) if self.inband else None)
         call = BoxCall(account, prm.callId, slot)
         slot.call = call
         slot.sip_call_id = str(call.getInfo().callIdString)
@@ -163,7 +168,10 @@ class Worker:
     def call_state(self, slot: CallSlot, info: Any) -> None:
         if info.state != pj.PJSIP_INV_STATE_DISCONNECTED:
             return
-        slot.stop()  # players stopped and destroyed before the call goes
+        slot.stop()  # players and the in-band tap stopped and destroyed before the call goes
+        slot.close_tap()
+        if slot.keys.reports:
+            log.info("call %s: %s", slot.name, slot.keys.summary())
         if not slot.hung_up_here:
             self.emit({"ev": "hangup", "call": slot.name})
         self.emit({"ev": "ended", "call": slot.name, "sip": slot.sip_call_id})
@@ -173,9 +181,10 @@ class Worker:
 
     def media_ready(self, slot: CallSlot) -> None:
         slot.media_ready()
+        slot.open_tap()
 
-    def key(self, slot: CallSlot, digit: str, method: int) -> None:
-        if slot.accept_key(digit, method):
+    def key(self, slot: CallSlot, digit: str, method: int, start: float, end: float) -> None:
+        if slot.accept_key(digit, method, start, end):
             self.emit({"ev": "key", "call": slot.name, "key": digit})
 
     # -- the loop ----------------------------------------------------------------------------------------------------
@@ -188,6 +197,8 @@ class Worker:
             self._read_commands()
             for slot in list(self.slots.values()):
                 slot.tick(self._played_by(slot))
+                for press in slot.heard():
+                    self.key(slot, press.key, INBAND, press.start, press.end)
             self._bury()
 
     def _played_by(self, slot: CallSlot) -> Callable[[int], None]:
@@ -237,6 +248,7 @@ class Worker:
         """Players, then calls (BYE, bounded wait for DISCONNECTED), account, transport, library."""
         for slot in list(self.slots.values()):
             slot.stop()
+            slot.close_tap()
         for slot in list(self.slots.values()):
             try:
                 slot.hang_up()
