@@ -34,6 +34,7 @@ name = "sip0"
 kind = "sip"
 bind = "0.0.0.0:5060"
 trusted_peers = ["192.0.2.10"]
+# register = { registrar = "sip:trunk.example", user = "0241234567", password_file = "/etc/resetline/sip0.password" }
 
 [[line]]                # a copper line on a voice modem
 name = "pots0"
@@ -106,6 +107,21 @@ class GsmLineConfig:
 
 
 @dataclass(frozen=True)
+class SipRegistration:
+    """`register = { registrar = "sip:trunk.example", user = "…", password_file = "/etc/resetline/sip0.password" }`."""
+
+    registrar: str
+    user: str
+    password: str | None = None  # inline, or better:
+    password_file: Path | None = None  # a file readable by the service only
+
+    def secret(self) -> str | None:
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return self.password
+
+
+@dataclass(frozen=True)
 class SipLineConfig:
     """A SIP line (FXO gateway or trunk) answered by pjsua2."""
 
@@ -114,9 +130,7 @@ class SipLineConfig:
     kind: str = "sip"
     transport: str = "udp"  # or "tcp"
     max_calls: int = 20
-    registrar: str | None = None
-    user: str | None = None
-    password_file: Path | None = None
+    register: SipRegistration | None = None
     trusted_peers: tuple[str, ...] = ()
     inband_dtmf: bool = False
 
@@ -244,6 +258,8 @@ def _value(kind: Any, value: Any, key: str) -> Any:
         if not isinstance(value, target):
             raise ConfigError(f"{key}: must be {'true or false' if target is bool else 'a string'}, got {value!r}")
         return value
+    if isinstance(target, type) and dataclasses.is_dataclass(target):
+        return _table(target, value, key)
     if typing.get_origin(target) is tuple:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{key}: must be a list of strings, got {value!r}")

@@ -53,11 +53,12 @@ def make_line(
             timings=GsmTimings().at_speed(speed),
         )
     if isinstance(line, configuration.SipLineConfig):
-        password = line.password_file.read_text(encoding="utf-8").strip() if line.password_file else None
+        register = line.register
         return SipLine(
             line.name, line.bind, prompts=appliance.prompts, post=post, transport=line.transport,
-            max_calls=line.max_calls, registrar=line.registrar, user=line.user, password=password,
-            trusted_peers=line.trusted_peers, inband_dtmf=line.inband_dtmf,
+            max_calls=line.max_calls, trusted_peers=line.trusted_peers, inband_dtmf=line.inband_dtmf,
+            registrar=register.registrar if register else None, user=register.user if register else None,
+            password=register.secret() if register else None,
         )
     raise configuration.ConfigError(f"line {line.name!r}: this build has no {line.kind} driver yet")
 

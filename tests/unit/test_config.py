@@ -78,6 +78,18 @@ def test_every_line_kind_parses_with_typed_fields() -> None:
     assert isinstance(gsm, cfg.GsmLineConfig) and gsm.baudrate == 115200 and gsm.audio == "modem-files"
     assert isinstance(sip, cfg.SipLineConfig) and sip.trusted_peers == ("127.0.0.1",) and sip.max_calls == 40
     assert isinstance(v253, cfg.V253LineConfig) and v253.dtmf == "modem"
+    assert sip.register is None
+
+
+def test_sip_registration_reads_its_password_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "sip0.password"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    config = cfg.parse({"line": [{"name": "s", "kind": "sip", "bind": "0.0.0.0:5060", "register": {
+        "registrar": "sip:trunk.example", "user": "0241234567", "password_file": str(secret)}}]})
+    register = config.lines[0].register  # type: ignore[union-attr]
+    assert register is not None and register.user == "0241234567" and register.secret() == "s3cret"
+    with pytest.raises(cfg.ConfigError, match=r"line\[0\]\.register\.user: required"):
+        cfg.parse({"line": [{"name": "s", "kind": "sip", "bind": "0.0.0.0:5060", "register": {"registrar": "x"}}]})
 
 
 def test_missing_and_broken_files_are_clear(tmp_path: Path) -> None:
