@@ -19,7 +19,8 @@ from drivers.clock import AsyncioScheduler, Scheduler
 from drivers.line import Line, Post
 from drivers.gsm import GsmLine, GsmTimings
 from drivers.simline import SimulatedLine
-from drivers.sip import SipLine  # pjsua2 itself runs only in the line's worker processes
+from drivers.sip import SipLine
+from drivers.v253 import V253Line, V253Timings  # pjsua2 itself runs only in the line's worker processes
 from voice_prompts import PromptError
 
 from . import FirmwareError
@@ -43,6 +44,11 @@ def make_line(
     """The one place a configured line kind becomes a driver (`speed` > 1 only against a simulator)."""
     if isinstance(line, configuration.SimLineConfig):
         return SimulatedLine(line.name, scheduler, appliance.prompts)
+    if isinstance(line, configuration.V253LineConfig):
+        return V253Line(
+            line.name, line.port, prompts=appliance.prompts, post=post, profile=line.profile,
+            baudrate=line.baudrate, dtmf=line.dtmf, timings=V253Timings().at_speed(speed),
+        )
     if isinstance(line, configuration.GsmLineConfig):
         if line.power_gpio is not None and power_cycle is None:
             log.warning("line %s: power_gpio is set but GPIO power cycling is not in this build yet", line.name)

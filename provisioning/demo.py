@@ -108,8 +108,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     parser.add_argument("--speed", type=float, help="run in real time, this many times faster (default with --keys: "
                         f"simulated time on --line sim, {REAL_LINE_SPEED:g}x on a simulated modem)")
     parser.add_argument("--line", choices=LINES, default="sim",
-                        help="sim: the simulated line; gsm-sim: our GSM driver over a pty to a modem simulator")
-    parser.add_argument("--profile", choices=PROFILES, default="ec25", help="the modem simulator's profile (gsm-sim)")
+                        help="sim: the simulated line; gsm-sim / v253-sim: our GSM / V.253 driver over a pty to a "
+                        "modem simulator")
+    parser.add_argument("--profile", choices=PROFILES,
+                        help="the modem simulator's profile (gsm-sim: ec25, sim7600, sim800; "
+                        "v253-sim: generic, usr5637, cx93010)")
     parser.set_defaults(func=run)
 
 
@@ -162,7 +165,7 @@ async def _real_time_call(
     sessions: list[CallSession] = []
     with ExitStack() as stack:
         stack.callback(checker.close)
-        rig = await open_rig(args.line, appliance, scheduler, loop.call_soon_threadsafe, stack,
+        rig = open_rig(args.line, appliance, scheduler, loop.call_soon_threadsafe, stack,
                              speed=speed, profile=args.profile)
         rig.line.attach(Switchboard(appliance, rig.line, scheduler, checker, sessions.append))
         rig.line.start()

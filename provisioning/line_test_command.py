@@ -17,6 +17,7 @@ from drivers.clock import AsyncioScheduler
 from drivers.gsm import GsmLine
 from drivers.line import Line, LineEvent
 from drivers.sip import SipLine
+from drivers.v253 import V253Line
 from firmware import FirmwareError
 from firmware import config as configuration
 from firmware.appliance import Appliance
@@ -83,7 +84,7 @@ async def _bring_up(appliance: Appliance, line_config: configuration.LineConfig,
 
 def _report(line: Line, line_config: configuration.LineConfig, timeout: float) -> dict[str, Any]:
     base: dict[str, Any] = {"line": line_config.name, "kind": line_config.kind}
-    if isinstance(line, GsmLine):
+    if isinstance(line, (GsmLine, V253Line)):
         line.wait_state(("up", "down"), timeout)
         return base | line.report()
     if isinstance(line, SipLine):
