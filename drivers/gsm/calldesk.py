@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from drivers.line import EventSink, IncomingCall, LineEvent, PlaybackFinished, Post, PromptSource, RemoteHangup
+from drivers.serialmodem.lineshell import deliver
 
 from .calls import IDLE, CallTracker
 from .engine import Command, Reply
@@ -151,18 +152,9 @@ class CallDesk:
             self._emit([PlaybackFinished(call_id, token)])
 
     def _emit(self, events: list[LineEvent]) -> None:
-        for event in events:
-            sink = self.sink
-            if sink is None:
-                log.warning("%s: %s dropped: no sink attached", self._name, type(event).__name__)
-            else:
-                try:
-                    self._post(functools.partial(sink, event))
-                except RuntimeError as exc:  # the loop is closed: the daemon is stopping
-                    log.warning("%s: %s not delivered: %s", self._name, type(event).__name__, exc)
-            if isinstance(event, IncomingCall):
-                self._status.set(calls=self.tracker.calls)
-
+        deliver(self._name, self.sink, self._post, events, log)
+        if any(isinstance(event, IncomingCall) for event in events):
+            self._status.set(calls=self.tracker.calls)
 
 def _hop(defer: Callable[[Callable[[], None]], None], action: Callable[[str, int], None], call_id: str,
          token: int) -> None:

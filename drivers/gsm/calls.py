@@ -9,31 +9,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from drivers.line import IncomingCall, KeyPressed, LineEvent, RemoteHangup
+from drivers.line import IncomingCall, KeyPressed, LineEvent
+from drivers.serialmodem.callphase import ACTIVE, ANSWERING, IDLE, CallPhases
 
 from .privacy import mask_number
 from .signals import CallEnded, CallerId, CallState, Key, Ring, Signal
 
 log = logging.getLogger(__name__)
 
-IDLE, WAITING_CLIP, RINGING, ANSWERING, ACTIVE = "idle", "waiting-clip", "ringing", "answering", "active"
+WAITING_CLIP = "waiting-clip"
 
 
-class CallTracker:
+class CallTracker(CallPhases):
     def __init__(self, line: str, clock: Callable[[], float], clip_wait_s: float, dedup_s: float) -> None:
-        self._line = line
+        super().__init__(line)
         self._clock = clock
         self._clip_wait_s = clip_wait_s
         self._dedup_s = dedup_s
-        self._calls = 0
-        self.phase = IDLE
-        self.call_id: str | None = None
         self._clip_deadline = 0.0
         self._last_key: tuple[str, float] | None = None
-
-    @property
-    def calls(self) -> int:
-        return self._calls
 
     def signal(self, sig: Signal) -> list[LineEvent]:
         if isinstance(sig, Ring):
@@ -57,47 +51,19 @@ class CallTracker:
             return self._announce(None)
         return []
 
-    def answering(self, call_id: str) -> bool:
-        """The box answers `call_id`: True when that call is ringing (send ATA)."""
-        if call_id != self.call_id or self.phase != RINGING:
-            return False
-        self.phase = ANSWERING
-        return True
+    def _gone_unannounced(self, phase: str, reason: str) -> None:
+        if phase == WAITING_CLIP:
+            log.info("%s: ringing stopped before a caller ID (%s)", self._line, reason)
 
-    def answered(self) -> None:
-        if self.phase == ANSWERING:
-            self.phase = ACTIVE
-
-    def is_current(self, call_id: str) -> bool:
-        return call_id == self.call_id and self.phase in (RINGING, ANSWERING, ACTIVE)
-
-    @property
-    def connected(self) -> bool:
-        return self.phase in (ANSWERING, ACTIVE)
-
-    def end_by_box(self) -> None:
-        """We hung up: no event follows."""
-        self._reset()
-
-    def drop(self, reason: str) -> list[LineEvent]:
-        """The call is gone (far end, network or modem trouble): RemoteHangup if the box knew of it."""
-        call_id, phase = self.call_id, self.phase
-        self._reset()
-        if call_id is None or phase not in (RINGING, ANSWERING, ACTIVE):
-            if phase == WAITING_CLIP:
-                log.info("%s: ringing stopped before a caller ID (%s)", self._line, reason)
-            return []
-        log.info("%s: call %s ended: %s", self._line, call_id, reason)
-        return [RemoteHangup(call_id)]
+    def _log(self) -> logging.Logger:
+        return log
 
     # -- inside ----------------------------------------------------------------------------------------------------
     def _announce(self, number: str | None) -> list[LineEvent]:
-        self._calls += 1
-        self.call_id = f"{self._line}-{self._calls}"
-        self.phase = RINGING
+        call_id = self._ringing()
         self._last_key = None
-        log.info("%s: incoming call %s from %s", self._line, self.call_id, mask_number(number))
-        return [IncomingCall(self.call_id, number)]
+        log.info("%s: incoming call %s from %s", self._line, call_id, mask_number(number))
+        return [IncomingCall(call_id, number)]
 
     def _call_state(self, sig: CallState) -> list[LineEvent]:
         if sig.state == "incoming" and sig.incoming and self.phase in (IDLE, WAITING_CLIP):
@@ -121,6 +87,5 @@ class CallTracker:
         return [KeyPressed(self.call_id, key)]
 
     def _reset(self) -> None:
-        self.phase = IDLE
-        self.call_id = None
+        super()._reset()
         self._last_key = None

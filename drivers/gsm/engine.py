@@ -8,9 +8,10 @@ unless the command declared it as its own reply (`+CLCC:` answering `AT+CLCC`).
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from drivers.serialmodem.engine import CommandQueue, InFlight
 
 from .codec import AtEvent, Echo, Final, Info, Noise, Prompt, Urc
 
@@ -49,18 +50,13 @@ class Reply:
 Done = Callable[[Reply], None]
 
 
-class _InFlight:
-    def __init__(self, command: Command, done: Done | None) -> None:
-        self.command = command
-        self.done = done
-        self.attempts = 0
-        self.deadline = 0.0
-        self.lines: list[str] = []
-        self.payload_sent = False
-        self.batch = -1  # the feed batch during which it was sent: that batch's lines predate it
+_InFlight = InFlight[Command, Reply]
 
 
-class CommandEngine:
+class CommandEngine(CommandQueue[Command, Reply, AtEvent]):
+    log = log
+    wire = wire
+
     def __init__(
         self,
         name: str,
@@ -69,68 +65,17 @@ class CommandEngine:
         clock: Callable[[], float],
         redact: Callable[[str], str] = lambda text: text,
     ) -> None:
-        self._name = name
-        self._write = write
+        super().__init__(name, write, clock)
         self._on_urc = on_urc
-        self._clock = clock
         self._redact = redact
-        self._queue: deque[_InFlight] = deque()
-        self._current: _InFlight | None = None
-        self._batch = 0
-        self._feeding = False
-
-    @property
-    def idle(self) -> bool:
-        return self._current is None and not self._queue
 
     @property
     def pending(self) -> int:
         return len(self._queue) + (self._current is not None)
 
-    def submit(self, command: Command, done: Done | None = None) -> None:
-        self._queue.append(_InFlight(command, done))
-        if self._current is None:
-            self._next()
-
-    def feed(self, events: list[AtEvent]) -> None:
-        """Events of one read, in order. A command sent while they are handled cannot be answered by them."""
-        self._batch += 1
-        self._feeding = True
-        try:
-            for event in events:
-                self._handle(event)
-        finally:
-            self._feeding = False
-
-    def poll(self) -> None:
-        """Time out or resend the command in flight."""
-        current = self._current
-        if current is None or self._clock() < current.deadline:
-            return
-        if current.attempts <= current.command.retries:
-            log.info("%s: no reply to %s, sending it again", self._name, self._shown(current.command))
-            self._send(current)
-        else:
-            log.warning("%s: no reply to %s within %.1f s", self._name, self._shown(current.command),
-                        current.command.timeout_s)
-            self._complete(current, Reply(current.command, "timeout", tuple(current.lines)))
-
-    def abort(self, reason: str) -> None:
-        """Fail the command in flight and everything queued (the port is gone or the modem is being reset)."""
-        waiting = ([self._current] if self._current is not None else []) + list(self._queue)
-        self._current = None
-        self._queue.clear()
-        if waiting:
-            log.info("%s: %d command(s) dropped: %s", self._name, len(waiting), reason)
-        for item in waiting:
-            if item.done is not None:
-                item.done(Reply(item.command, "aborted", tuple(item.lines)))
-
     # -- inside ----------------------------------------------------------------------------------------------------
     def _handle(self, event: AtEvent) -> None:
-        current = self._current
-        if current is not None and current.batch == self._batch:
-            current = None  # sent after these bytes were read: they are not its reply
+        current = self._in_reply()
         if isinstance(event, Noise):
             log.warning("%s: %d byte(s) of line noise skipped", self._name, len(event.data))
             wire.debug("%s <~ %r", self._name, event.data[:64])
@@ -172,30 +117,11 @@ class CommandEngine:
         self._write(command.payload + command.payload_end)
         current.deadline = self._clock() + command.timeout_s
 
-    def _next(self) -> None:
-        while self._current is None and self._queue:
-            self._current = self._queue.popleft()
-            self._send(self._current)
+    def _reply(self, command: Command, status: str, lines: tuple[str, ...]) -> Reply:
+        return Reply(command, status, lines)
 
-    def _send(self, item: _InFlight) -> None:
-        item.attempts += 1
-        item.lines.clear()
-        item.payload_sent = False
-        item.batch = self._batch if self._feeding else -1
-        item.deadline = self._clock() + item.command.timeout_s
-        wire.debug("%s -> %s", self._name, self._shown(item.command))
-        self._write(item.command.text.encode("ascii") + b"\r")
-
-    def _complete(self, item: _InFlight, reply: Reply) -> None:
-        if self._current is item:
-            self._current = None
-        if reply.status == "error":
-            log.debug("%s: %s", self._name, self._redact(reply.describe()))
-        try:
-            if item.done is not None:
-                item.done(reply)
-        finally:
-            self._next()
+    def _described(self, reply: Reply) -> str:
+        return self._redact(reply.describe())
 
     def _shown(self, command: Command) -> str:
         return command.shown or self._redact(command.text)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from drivers.line import EventSink, PromptSource, Post
+from drivers.serialmodem.lineshell import LineShell
 
 from . import GsmError
 from .bringup import (BringUpError, ModemUnresponsive, apply_settings, check_sms, collect_value, identify, ims_of,
@@ -40,7 +41,9 @@ AUDIO_PATHS = ("modem-files", "usb-pcm")
 JOIN_S = 5.0
 
 
-class GsmLine:
+class GsmLine(LineShell):
+    log = log
+
     def __init__(
         self,
         name: str,
@@ -77,7 +80,7 @@ class GsmLine:
         self._session: ModemSession | None = None
         self._up = False
         self._stored: set[str] = set()
-        self._desk = CallDesk(name, self._profile, timings, submit=self._submit, post=post, status=self._status,
+        self._desk: CallDesk = CallDesk(name, self._profile, timings, submit=self._submit, post=post, status=self._status,
                               clock=time.monotonic, prompts=prompts, stored=self._stored.__contains__,
                               audio_port=audio_port if audio == "usb-pcm" else None, defer=self._request)
         self._ladder = RecoveryLadder(name, port, self._profile.reset, timings, self._open_session,
@@ -103,31 +106,8 @@ class GsmLine:
     def close(self) -> None:
         """Hang up a call in progress, stop the thread (bounded join), release the port."""
         self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(JOIN_S + self._t.command_s)
-            if thread.is_alive():
-                log.error("%s: line thread did not stop within %.0f s", self.name, JOIN_S + self._t.command_s)
+        self._join_thread(JOIN_S + self._t.command_s)
         self._status.set(state="stopped")
-
-    def answer(self, call_id: str) -> None:
-        self._request(lambda: self._desk.answer(call_id))
-
-    def play(self, call_id: str, prompt_ids: Sequence[str], token: int) -> None:
-        ids = tuple(prompt_ids)
-        self._request(lambda: self._desk.play(call_id, ids, token))
-
-    def stop_playback(self, call_id: str) -> None:
-        self._request(lambda: self._desk.stop(call_id))
-
-    def hang_up(self, call_id: str) -> None:
-        self._request(lambda: self._desk.hang_up(call_id))
-
-    def _request(self, action: Callable[[], None]) -> None:
-        self._requests.put(action)
-        session = self._session
-        if session is not None:
-            session.wake()
 
     # -- beyond the protocol ---------------------------------------------------------------------------------------
     def report(self) -> dict[str, Any]:

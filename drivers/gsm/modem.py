@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from drivers.serialmodem.port import cancel_wait, close_quietly
+
 from . import GsmError
 from .bringup import ModemUnresponsive
 from .codec import AtCodec, Urc, UrcTable
@@ -54,13 +56,8 @@ class ModemSession:
         self.engine.poll()
 
     def wake(self) -> None:
-        """From any thread: end the reader's wait now (a request is queued). pyserial's POSIX ports can."""
-        cancel = getattr(self._port, "cancel_read", None)
-        if cancel is not None and not self.closed:
-            try:
-                cancel()
-            except (OSError, ValueError):
-                pass
+        """From any thread: end the reader's wait now (a request is queued)."""
+        cancel_wait(self._port, self.closed)
 
     def submit(self, command: Command, done: Done | None = None) -> None:
         self.engine.submit(command, done)
@@ -87,10 +84,7 @@ class ModemSession:
             return
         self.closed = True
         self.engine.abort("port closed")
-        try:
-            self._port.close()
-        except (OSError, ValueError) as exc:
-            log.debug("closing %s: %s", self.url, exc)
+        close_quietly(self._port, self.url, log)
 
     def _write(self, data: bytes) -> None:
         write_all(self._port, data)

@@ -9,18 +9,12 @@ vanished port, a reset that loses the settings, an SMS or a network notice mid-c
 """
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import os
-import select
-import threading
-import time
-import tty
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 from drivers.line import KEYS, Post, PromptSource
+from drivers.serialmodem.ptysim import Pty, PtySimulator, read_fd
 from drivers.simline import FarEnd
 
 from . import GsmError
@@ -30,36 +24,12 @@ from .simmodem import GARBAGE, SimulatedModem
 
 log = logging.getLogger(__name__)
 
-JOIN_S = 2.0
-IDLE_WAIT_S = 0.05
 
+class ModemSimulator(PtySimulator):
+    error = GsmError
+    thread_prefix = "modem-sim"
+    failure = "modem simulator failed"
 
-class _Timer:
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class _Pty:
-    """One pseudo-terminal pair; the simulator keeps the slave open so the master never reads EIO."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-
-    def close(self) -> None:
-        for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-class ModemSimulator:
     def __init__(
         self,
         profile: str = "ec25",
@@ -75,68 +45,26 @@ class ModemSimulator:
         ims_registered: bool = True,
         boot_s: float = 2.0,
     ) -> None:
-        if profile not in DIALECTS:
-            raise GsmError(f"no simulator for profile {profile!r}; known: {', '.join(DIALECTS)}")
-        if speed <= 0:
-            raise GsmError("speed must be positive")
-        self.profile = profile
-        self.speed = speed
-        self._post = post
-        self._link = Path(link) if link is not None else None
+        super().__init__(profile, tuple(DIALECTS), speed=speed, post=post, link=link)
         self._modem = SimulatedModem(DIALECTS[profile], self, imei=imei, pin=pin,
                                      ims_registered=ims_registered, boot_s=boot_s)
         self._boot_s = boot_s
         self._ear = PcmEar(prompts, prompt_ids, self._tell_prompt, self._tell_silent) if audio else None
-        self._at: _Pty | None = None
-        self._audio: _Pty | None = None
-        self._ops: list[Callable[[], None]] = []
-        self._ops_lock = threading.Lock()
-        self._timers: list[tuple[float, int, _Timer, Callable[[], None]]] = []
-        self._order = itertools.count()
-        self._calls = itertools.count(1)
-        self._far: FarEnd | None = None
-        self._stop = threading.Event()
-        self._wake_r, self._wake_w = os.pipe()
-        self._thread: threading.Thread | None = None
+        self._audio: Pty | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
-    @property
-    def port(self) -> str:
-        """The path the driver opens: the stable link when given, else the current pty."""
-        if self._link is not None:
-            return str(self._link)
-        if self._at is None:
-            raise GsmError("the simulator is not started")
-        return self._at.path
-
     @property
     def audio_port(self) -> str | None:
         return self._audio.path if self._audio is not None else None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._appear()
+    def _started(self) -> None:
         if self._ear is not None:
-            self._audio = _Pty()
-        self._thread = threading.Thread(target=self._run, name=f"modem-sim-{self.profile}", daemon=True)
-        self._thread.start()
+            self._audio = Pty()
 
-    def close(self) -> None:
-        self._stop.set()
-        self._wake()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(JOIN_S)
-        self._vanish()
+    def _closed(self) -> None:
         if self._audio is not None:
             self._audio.close()
             self._audio = None
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
     # -- the caller's side (any thread) ----------------------------------------------------------------------------
     def ring(self, caller: str | None, far_end: FarEnd) -> str:
@@ -215,34 +143,6 @@ class ModemSimulator:
         return list(self._modem.commands)
 
     # -- ModemHooks (simulator thread) -----------------------------------------------------------------------------
-    def send(self, data: bytes) -> None:
-        pty = self._at
-        if pty is None:
-            return
-        try:
-            os.write(pty.master, data)
-        except BlockingIOError:
-            log.debug("simulated modem: the driver is not reading; %d bytes dropped", len(data))
-        except OSError as exc:
-            log.debug("simulated modem: write failed: %s", exc)
-
-    def schedule(self, delay_s: float, callback: Callable[[], None]) -> _Timer:
-        timer = _Timer()
-        due = time.monotonic() + max(0.0, delay_s) / self.speed
-        heapq.heappush(self._timers, (due, next(self._order), timer, callback))
-        return timer
-
-    def prompt_started(self, prompt_id: str) -> None:
-        self._tell_prompt(prompt_id)
-
-    def silent(self) -> None:
-        self._tell_silent()
-
-    def box_hung_up(self) -> None:
-        far, self._far = self._far, None
-        if far is not None:
-            self._tell(far.box_hung_up)
-
     def restart(self) -> None:
         if self._modem.dialect.usb:
             self._vanish()
@@ -271,86 +171,13 @@ class ModemSimulator:
         if reappear_after is not None:
             self.schedule(reappear_after, self._appear)
 
-    def _appear(self) -> None:
-        if self._at is not None:
-            return
-        self._at = _Pty()
-        if self._link is not None:
-            temporary = self._link.with_name(self._link.name + ".new")
-            temporary.unlink(missing_ok=True)
-            temporary.symlink_to(self._at.path)
-            temporary.replace(self._link)
+    def _extra_fds(self) -> list[int]:
+        return [self._audio.master] if self._audio is not None else []
 
-    def _vanish(self) -> None:
-        if self._link is not None:
-            self._link.unlink(missing_ok=True)
-        pty, self._at = self._at, None
-        if pty is not None:
-            pty.close()
+    def _receive(self, data: bytes) -> None:
+        self._modem.receive(data)
 
-    def _tell_prompt(self, prompt_id: str) -> None:
-        far = self._far
-        if far is not None:
-            self._tell(lambda: far.prompt_started(prompt_id))
-
-    def _tell_silent(self) -> None:
-        far = self._far
-        if far is not None:
-            self._tell(far.silent)
-
-    def _tell(self, callback: Callable[[], None]) -> None:
-        if self._post is None:
-            callback()
-            return
-        try:
-            self._post(callback)
-        except RuntimeError as exc:  # the caller's loop is closed
-            log.debug("simulated modem: far end not told: %s", exc)
-
-    def _do(self, op: Callable[[], None]) -> None:
-        with self._ops_lock:
-            self._ops.append(op)
-        self._wake()
-
-    def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"!")
-        except OSError:
-            pass
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self._turn()
-        except Exception:  # a thread's top: the simulator is dead; the driver will see a silent modem
-            log.exception("modem simulator failed")
-
-    def _turn(self) -> None:
-        at, audio = self._at, self._audio
-        fds = [self._wake_r] + [p.master for p in (at, audio) if p is not None]
-        wait = IDLE_WAIT_S
-        if self._timers:
-            wait = min(wait, max(0.0, self._timers[0][0] - time.monotonic()))
-        readable, _, _ = select.select(fds, [], [], wait)
-        if self._wake_r in readable:
-            os.read(self._wake_r, 4096)
-        if at is not None and at.master in readable:
-            self._modem.receive(_read(at.master))
+    def _readable(self, readable: list[int]) -> None:
+        audio = self._audio
         if audio is not None and audio.master in readable and self._ear is not None:
-            self._ear.hear(_read(audio.master))
-        with self._ops_lock:
-            ops, self._ops = self._ops, []
-        for op in ops:
-            op()
-        now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            _, _, timer, callback = heapq.heappop(self._timers)
-            if not timer.cancelled:
-                callback()
-
-
-def _read(fd: int) -> bytes:
-    try:
-        return os.read(fd, 65536)
-    except (BlockingIOError, OSError):
-        return b""
+            self._ear.hear(read_fd(audio.master))

@@ -2,20 +2,15 @@
 thread, read from any thread (a lock, copies out). Numbers in it are masked."""
 from __future__ import annotations
 
-import copy
-import threading
-from collections.abc import Callable
-from typing import Any
+from drivers.serialmodem.status import StatusBoard
 
-STATES = ("starting", "up", "recovering", "down", "stopped")
 _REGISTERED = {"home", "roaming"}
 
 
-class LineStatus:
+class LineStatus(StatusBoard):
     def __init__(self, *, line: str, profile: str, port: str, audio: str, audio_port: str | None,
                  needs_volte: bool, sms_notice: bool, unverified: tuple[str, ...]) -> None:
-        self._lock = threading.Condition()
-        self._data: dict[str, Any] = {
+        super().__init__({
             "line": line,
             "profile": profile,
             "port": port,
@@ -40,37 +35,9 @@ class LineStatus:
             "calls": 0,
             "bring_up_s": None,
             "unverified": list(unverified),
-        }
+        })
         self._needs_volte = needs_volte
         self._sms_notice = sms_notice
-
-    def set(self, **values: Any) -> None:
-        with self._lock:
-            self._data.update(values)
-            self._data["faults"] = self._faults()
-            self._lock.notify_all()
-
-    def get(self, key: str) -> Any:
-        with self._lock:
-            return copy.deepcopy(self._data[key])
-
-    def bump(self, key: str) -> None:
-        with self._lock:
-            self._data[key] += 1
-            self._lock.notify_all()
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return copy.deepcopy(self._data)
-
-    def wait_state(self, states: tuple[str, ...], timeout: float) -> str:
-        with self._lock:
-            self._lock.wait_for(lambda: self._data["state"] in states, timeout)
-            return str(self._data["state"])
-
-    def wait_until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> bool:
-        with self._lock:
-            return self._lock.wait_for(lambda: predicate(self._data), timeout)
 
     def _faults(self) -> list[str]:
         data, faults = self._data, []

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import termios
 from pathlib import Path
 
 import serial
+
+from drivers.serialmodem import port as shared
 
 from . import GsmError
 
@@ -28,13 +29,7 @@ class PortLost(GsmError):
 
 def open_port(url: str, baudrate: int, timeout: float) -> serial.SerialBase:
     """Open `url` (device path or pyserial URL) exclusively; PortLost when it is not there."""
-    try:
-        port = serial.serial_for_url(
-            url, baudrate=baudrate, timeout=timeout, write_timeout=WRITE_TIMEOUT_S, exclusive=True
-        )
-    except (serial.SerialException, OSError, ValueError, termios.error) as exc:  # termios: a tty going away
-        raise PortLost(f"cannot open {url}: {exc}") from exc
-    return port
+    return shared.open_port(url, baudrate, timeout, write_timeout=WRITE_TIMEOUT_S, lost=PortLost)
 
 
 def write_all(port: serial.SerialBase, data: bytes) -> None:
@@ -48,15 +43,7 @@ def write_all(port: serial.SerialBase, data: bytes) -> None:
 
 def read_some(port: serial.SerialBase) -> bytes:
     """Wait up to the port's timeout for one byte, then take whatever else is there."""
-    try:
-        data = port.read(1)
-        if data:
-            waiting = port.in_waiting
-            if waiting:
-                data += port.read(waiting)
-        return bytes(data)
-    except (serial.SerialException, OSError) as exc:
-        raise PortLost(f"read failed: {exc}") from exc
+    return shared.read_some(port, lost=PortLost, errors=(serial.SerialException, OSError))
 
 
 def is_device_path(url: str) -> bool:

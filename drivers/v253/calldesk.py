@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from drivers.dtmf import DtmfDetector
 from drivers.gsm.privacy import redact
 from drivers.line import EventSink, IncomingCall, LineEvent, PlaybackFinished, Post, PromptSource
+from drivers.serialmodem.lineshell import deliver
 
 from .bringup import Setup, after_call_commands, answer_commands
 from .calls import IDLE, CallTracker
@@ -254,14 +255,6 @@ class CallDesk:
             self._emit([PlaybackFinished(call_id, token)])
 
     def _emit(self, events: list[LineEvent]) -> None:
-        for event in events:
-            sink = self.sink
-            if sink is None:
-                log.warning("%s: %s dropped: no sink attached", self._name, type(event).__name__)
-                continue
-            try:
-                self._post(functools.partial(sink, event))
-            except RuntimeError as exc:  # the loop is closed: the daemon is stopping
-                log.warning("%s: %s not delivered: %s", self._name, type(event).__name__, exc)
+        deliver(self._name, self.sink, self._post, events, log)
         if any(isinstance(event, IncomingCall) for event in events):
             self._status.set(calls=self.tracker.calls)

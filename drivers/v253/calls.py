@@ -12,38 +12,28 @@ import logging
 from collections.abc import Callable
 
 from drivers.gsm.privacy import mask_number
-from drivers.line import IncomingCall, KeyPressed, LineEvent, RemoteHangup
+from drivers.line import IncomingCall, KeyPressed, LineEvent
+from drivers.serialmodem.callphase import ACTIVE, IDLE, RINGING, CallPhases
 
 from .callerid import CallerIdRecord, CidField, is_hex_packet, parse_hex_packet, parse_line
 from .timings import V253Timings
 
 log = logging.getLogger(__name__)
 
-IDLE, WAITING_CID, RINGING, ANSWERING, ACTIVE = "idle", "waiting-cid", "ringing", "answering", "active"
+WAITING_CID = "waiting-cid"
 
 
-class CallTracker:
+class CallTracker(CallPhases):
     def __init__(self, line: str, clock: Callable[[], float], timings: V253Timings) -> None:
-        self._line = line
+        super().__init__(line)
         self._clock = clock
         self._t = timings
-        self._calls = 0
-        self.phase = IDLE
-        self.call_id: str | None = None
         self._record: CallerIdRecord | None = None
         self._record_at = 0.0
         self._complete_at: float | None = None
         self._first_ring = 0.0
         self._last_ring = 0.0
         self.rings = 0
-
-    @property
-    def calls(self) -> int:
-        return self._calls
-
-    @property
-    def connected(self) -> bool:
-        return self.phase in (ANSWERING, ACTIVE)
 
     # -- what the modem said ---------------------------------------------------------------------------------------
     def ring(self) -> list[LineEvent]:
@@ -91,33 +81,10 @@ class CallTracker:
             return []
         return [KeyPressed(self.call_id, key)]
 
-    # -- the box's side --------------------------------------------------------------------------------------------
-    def answering(self, call_id: str) -> bool:
-        if call_id != self.call_id or self.phase != RINGING:
-            return False
-        self.phase = ANSWERING
-        return True
-
-    def answered(self) -> None:
-        if self.phase == ANSWERING:
-            self.phase = ACTIVE
-
-    def is_current(self, call_id: str) -> bool:
-        return call_id == self.call_id and self.phase in (RINGING, ANSWERING, ACTIVE)
-
-    def end_by_box(self) -> None:
-        self._reset()
-
-    def drop(self, reason: str) -> list[LineEvent]:
-        """The call is gone: RemoteHangup if the box knew of it."""
-        call_id, phase = self.call_id, self.phase
-        self._reset()
-        if call_id is None or phase not in (RINGING, ANSWERING, ACTIVE):
-            return []
-        log.info("%s: call %s ended: %s", self._line, call_id, reason)
-        return [RemoteHangup(call_id)]
-
     # -- inside ----------------------------------------------------------------------------------------------------
+    def _log(self) -> logging.Logger:
+        return log
+
     def _take(self, item: CidField) -> None:
         if self.phase not in (IDLE, WAITING_CID):
             log.info("%s: caller-ID %s after the call was announced: ignored", self._line, item.tag)
@@ -139,19 +106,16 @@ class CallTracker:
     def _announce(self, why: str) -> list[LineEvent]:
         record = self._record
         number = record.number if record is not None else None
-        self._calls += 1
-        self.call_id = f"{self._line}-{self._calls}"
-        self.phase = RINGING
+        call_id = self._ringing()
         self._record, self._complete_at = None, None
         if number is None:
             absence = record.absence if record is not None and record.absence else "no caller ID"
-            log.info("%s: incoming call %s, caller unknown (%s; %s)", self._line, self.call_id, absence, why)
+            log.info("%s: incoming call %s, caller unknown (%s; %s)", self._line, call_id, absence, why)
         else:
-            log.info("%s: incoming call %s from %s (%s)", self._line, self.call_id, mask_number(number), why)
-        return [IncomingCall(self.call_id, number)]
+            log.info("%s: incoming call %s from %s (%s)", self._line, call_id, mask_number(number), why)
+        return [IncomingCall(call_id, number)]
 
     def _reset(self) -> None:
-        self.phase = IDLE
-        self.call_id = None
+        super()._reset()
         self.rings = 0
         self._complete_at = None

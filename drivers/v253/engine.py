@@ -8,11 +8,11 @@ through to `on_stream` in arrival order; RING and caller-ID lines go to `on_line
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.gsm.privacy import redact
+from drivers.serialmodem.engine import CommandQueue, InFlight
 
 from .callerid import parse_line
 from .codec import Audio, Echo, Event, Line, Noise, Result, Shielded, StreamEnd, V253Codec
@@ -55,17 +55,13 @@ def is_unsolicited(text: str) -> bool:
     return upper == "RING" or upper.startswith(("RING ", "DRON", "DROF")) or parse_line(text) is not None
 
 
-class _InFlight:
-    def __init__(self, command: Command, done: Done | None) -> None:
-        self.command = command
-        self.done = done
-        self.attempts = 0
-        self.deadline = 0.0
-        self.lines: list[str] = []
-        self.batch = -1
+_InFlight = InFlight[Command, Reply]
 
 
-class CommandEngine:
+class CommandEngine(CommandQueue[Command, Reply, Event]):
+    log = log
+    wire = wire
+
     def __init__(
         self,
         name: str,
@@ -75,68 +71,18 @@ class CommandEngine:
         on_stream: Callable[[Shielded | Audio | StreamEnd], None],
         clock: Callable[[], float],
     ) -> None:
-        self._name = name
-        self._write = write
+        super().__init__(name, write, clock)
         self._codec = codec
         self._on_line = on_line
         self._on_stream = on_stream
-        self._clock = clock
-        self._queue: deque[_InFlight] = deque()
-        self._current: _InFlight | None = None
-        self._batch = 0
-        self._feeding = False
         self.noise_bytes = 0
-
-    @property
-    def idle(self) -> bool:
-        return self._current is None and not self._queue
-
-    def submit(self, command: Command, done: Done | None = None) -> None:
-        self._queue.append(_InFlight(command, done))
-        if self._current is None:
-            self._next()
-
-    def feed(self, events: list[Event]) -> None:
-        """Events of one read, in order. A command sent while they are handled cannot be answered by them."""
-        self._batch += 1
-        self._feeding = True
-        try:
-            for event in events:
-                self._handle(event)
-        finally:
-            self._feeding = False
-
-    def poll(self) -> None:
-        current = self._current
-        if current is None or self._clock() < current.deadline:
-            return
-        if current.attempts <= current.command.retries:
-            log.info("%s: no reply to %s, sending it again", self._name, current.command.text)
-            self._send(current)
-        else:
-            log.warning("%s: no reply to %s within %.1f s", self._name, current.command.text,
-                        current.command.timeout_s)
-            self._complete(current, Reply(current.command, "timeout", tuple(current.lines)))
-
-    def abort(self, reason: str) -> None:
-        """Fail the command in flight and everything queued (the port is gone, the modem is being reset)."""
-        waiting = ([self._current] if self._current is not None else []) + list(self._queue)
-        self._current = None
-        self._queue.clear()
-        if waiting:
-            log.info("%s: %d command(s) dropped: %s", self._name, len(waiting), reason)
-        for item in waiting:
-            if item.done is not None:
-                item.done(Reply(item.command, "aborted", tuple(item.lines)))
 
     # -- inside ----------------------------------------------------------------------------------------------------
     def _handle(self, event: Event) -> None:
         if isinstance(event, (Shielded, Audio, StreamEnd)):
             self._on_stream(event)
             return
-        current = self._current
-        if current is not None and current.batch == self._batch:
-            current = None  # sent after these bytes were read: they are not its reply
+        current = self._in_reply()
         if isinstance(event, Noise):
             self.noise_bytes += len(event.data)
             wire.debug("%s <~ %d byte(s) of noise", self._name, len(event.data))
@@ -169,28 +115,14 @@ class CommandEngine:
             log.warning("%s: unexpected CONNECT to %s", self._name, current.command.text)
         self._complete(current, Reply(current.command, status, tuple(current.lines), result.text))
 
-    def _next(self) -> None:
-        while self._current is None and self._queue:
-            self._current = self._queue.popleft()
-            self._send(self._current)
+    def _reply(self, command: Command, status: str, lines: tuple[str, ...]) -> Reply:
+        return Reply(command, status, lines)
 
-    def _send(self, item: _InFlight) -> None:
-        item.attempts += 1
-        item.lines.clear()
-        item.batch = self._batch if self._feeding else -1
-        item.deadline = self._clock() + item.command.timeout_s
+    def _described(self, reply: Reply) -> str:
+        return reply.describe()
+
+    def _sending(self, item: _InFlight) -> None:
         self._codec.audio_on_connect = item.command.receive
-        wire.debug("%s -> %s", self._name, item.command.text)
-        command = item.command
-        self._write(command.raw if command.raw is not None else command.text.encode("ascii") + b"\r")
 
-    def _complete(self, item: _InFlight, reply: Reply) -> None:
-        if self._current is item:
-            self._current = None
-        if reply.status == "error":
-            log.debug("%s: %s", self._name, reply.describe())
-        try:
-            if item.done is not None:
-                item.done(reply)
-        finally:
-            self._next()
+    def _encode(self, command: Command) -> bytes:
+        return command.raw if command.raw is not None else command.text.encode("ascii") + b"\r"

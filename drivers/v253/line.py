@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from drivers.line import EventSink, PromptSource, Post
+from drivers.serialmodem.lineshell import LineShell
 
 from . import V253Error
 from .bringup import BringUpError, bring_up, caller_id_value
@@ -35,7 +36,9 @@ JOIN_S = 5.0
 MAX_QUICK_RECOVERIES = 3
 
 
-class V253Line:
+class V253Line(LineShell):
+    log = log
+
     def __init__(
         self,
         name: str,
@@ -62,7 +65,7 @@ class V253Line:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._session: ModemSession | None = None
-        self._desk = CallDesk(name, self._profile, self._t, dtmf=dtmf, post=post, status=self._status,
+        self._desk: CallDesk = CallDesk(name, self._profile, self._t, dtmf=dtmf, post=post, status=self._status,
                               clock=time.monotonic, prompts=prompts, trouble=self._set_trouble)
         self._trouble: str | None = None
         self._caller_id = False
@@ -85,31 +88,8 @@ class V253Line:
         session = self._session
         if session is not None:
             session.wake()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(JOIN_S + self._t.command_s)
-            if thread.is_alive():
-                log.error("%s: line thread did not stop within %.0f s", self.name, JOIN_S + self._t.command_s)
+        self._join_thread(JOIN_S + self._t.command_s)
         self._status.set(state="stopped")
-
-    def answer(self, call_id: str) -> None:
-        self._request(lambda: self._desk.answer(call_id))
-
-    def play(self, call_id: str, prompt_ids: Sequence[str], token: int) -> None:
-        ids = tuple(prompt_ids)
-        self._request(lambda: self._desk.play(call_id, ids, token))
-
-    def stop_playback(self, call_id: str) -> None:
-        self._request(lambda: self._desk.stop(call_id))
-
-    def hang_up(self, call_id: str) -> None:
-        self._request(lambda: self._desk.hang_up(call_id))
-
-    def _request(self, action: Callable[[], None]) -> None:
-        self._requests.put(action)
-        session = self._session
-        if session is not None:
-            session.wake()
 
     # -- beyond the protocol ---------------------------------------------------------------------------------------
     def report(self) -> dict[str, Any]:

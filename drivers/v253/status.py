@@ -2,20 +2,15 @@
 (a lock, copies out). Nothing in it identifies a caller."""
 from __future__ import annotations
 
-import copy
-import threading
-from typing import Any
-
-STATES = ("starting", "up", "recovering", "down", "stopped")
+from drivers.serialmodem.status import StatusBoard
 
 
-class LineStatus:
+class LineStatus(StatusBoard):
     def __init__(self, *, line: str, profile: str, family: str, port: str, dtmf: str,
                  unverified: tuple[str, ...]) -> None:
-        self._lock = threading.Condition()
         self._family = family
         self._dtmf = dtmf
-        self._data: dict[str, Any] = {
+        super().__init__({
             "line": line,
             "profile": profile,
             "port": port,
@@ -38,34 +33,7 @@ class LineStatus:
             "settings_restored": 0,  # caller ID found off (a silent reset) and turned on again
             "bring_up_s": None,
             "unverified": list(unverified),
-        }
-
-    def set(self, **values: Any) -> None:
-        with self._lock:
-            self._data.update(values)
-            self._data["faults"] = self._faults()
-            self._lock.notify_all()
-
-    def get(self, key: str) -> Any:
-        with self._lock:
-            return copy.deepcopy(self._data[key])
-
-    def bump(self, key: str, sub: str | None = None) -> None:
-        with self._lock:
-            if sub is None:
-                self._data[key] += 1
-            else:
-                self._data[key][sub] = self._data[key].get(sub, 0) + 1
-            self._lock.notify_all()
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return copy.deepcopy(self._data)
-
-    def wait_state(self, states: tuple[str, ...], timeout: float) -> str:
-        with self._lock:
-            self._lock.wait_for(lambda: self._data["state"] in states, timeout)
-            return str(self._data["state"])
+        })
 
     def _faults(self) -> list[str]:
         data, faults = self._data, []

@@ -9,6 +9,8 @@ import termios
 
 import serial
 
+from drivers.serialmodem import port as shared
+
 from . import V253Error
 
 WRITE_TIMEOUT_S = 2.0
@@ -19,24 +21,12 @@ class PortLost(V253Error):
 
 
 def open_port(url: str, baudrate: int, timeout: float) -> serial.SerialBase:
-    try:
-        return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=WRITE_TIMEOUT_S,
-                                     exclusive=True)
-    except (serial.SerialException, OSError, ValueError, termios.error) as exc:
-        raise PortLost(f"cannot open {url}: {exc}") from exc
+    return shared.open_port(url, baudrate, timeout, write_timeout=WRITE_TIMEOUT_S, lost=PortLost)
 
 
 def read_some(port: serial.SerialBase) -> bytes:
     """Wait up to the port's timeout for one byte, then take whatever else is there."""
-    try:
-        data = port.read(1)
-        if data:
-            waiting = port.in_waiting
-            if waiting:
-                data += port.read(waiting)
-        return bytes(data)
-    except (serial.SerialException, OSError, termios.error) as exc:
-        raise PortLost(f"read failed: {exc}") from exc
+    return shared.read_some(port, lost=PortLost, errors=(serial.SerialException, OSError, termios.error))
 
 
 def write_all(port: serial.SerialBase, data: bytes) -> None:

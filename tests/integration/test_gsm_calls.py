@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,7 @@ from firmware.callflow import PLAYABLE
 from firmware.config import Config
 from firmware.journal import CallRecord
 from provisioning.demo import Transcript
-from provisioning.snapshot_import import import_csv
 
-ACCOUNTS = Path(__file__).resolve().parents[2] / "examples" / "accounts.csv"
 CALLER, CODE = "0912345678", "0123456789"  # the first row of examples/accounts.csv
 SPEED = 20.0
 FAST = GsmTimings(
@@ -33,20 +30,6 @@ FAST = GsmTimings(
     status_s=30.0, reboot_s=1.0, port_return_s=0.5, down_retry_s=0.5, stable_s=1.0,
 ).at_speed(SPEED)
 CALL_S = 20.0  # real seconds a test waits for one call at most
-
-
-@pytest.fixture(scope="module")
-def accounts_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    state = tmp_path_factory.mktemp("accounts")
-    import_csv(ACCOUNTS, state)
-    return state
-
-
-@pytest.fixture
-def state_dir(accounts_state: Path, tmp_path: Path) -> Path:
-    state = tmp_path / "state"
-    shutil.copytree(accounts_state, state)
-    return state
 
 
 class Ear(Transcript):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,9 +24,7 @@ from firmware.callflow import PLAYABLE
 from firmware.config import Config
 from firmware.journal import CallRecord
 from provisioning.demo import Transcript
-from provisioning.snapshot_import import import_csv
 
-ACCOUNTS = Path(__file__).resolve().parents[2] / "examples" / "accounts.csv"
 CALLER, CODE = "0912345678", "0123456789"  # the first row of examples/accounts.csv
 SPEED = 20.0
 FAST = V253Timings(command_s=1.0, probe_s=0.5, connect_s=1.0, stream_idle_s=0.5, port_return_s=0.3,
@@ -35,20 +32,6 @@ FAST = V253Timings(command_s=1.0, probe_s=0.5, connect_s=1.0, stream_idle_s=0.5,
 CALL_S = 20.0  # real seconds a test waits for one call at most
 #: the caller waits for the answer (caller ID 1 s after the first RING, the receive state open at about 2 s)
 KEYS = f",,, 8 {CODE}"
-
-
-@pytest.fixture(scope="module")
-def accounts_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    state = tmp_path_factory.mktemp("accounts")
-    import_csv(ACCOUNTS, state)
-    return state
-
-
-@pytest.fixture
-def state_dir(accounts_state: Path, tmp_path: Path) -> Path:
-    state = tmp_path / "state"
-    shutil.copytree(accounts_state, state)
-    return state
 
 
 class Ear(Transcript):
