@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from . import GsmError
 from .engine import Command, Reply
-from .privacy import mask_number
+from drivers.serialmodem.privacy import mask_number
 from .profiles import Profile, Query
 from .status import LineStatus
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from drivers.line import IncomingCall, KeyPressed, LineEvent
 from drivers.serialmodem.callphase import ACTIVE, ANSWERING, IDLE, CallPhases
 
-from .privacy import mask_number
+from drivers.serialmodem.privacy import mask_number
 from .signals import CallEnded, CallerId, CallState, Key, Ring, Signal
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from .engine import Command, Reply
 from .filestore import StoreSync
 from .modem import ModemSession, Stopping
 from .pcm import PcmStream
-from .privacy import redact
+from drivers.serialmodem.privacy import redact
 from .profiles import profile as find_profile
 from .recovery import RUNGS, RecoveryLadder
 from .signals import Other, PlaybackEnded, Rebooted, interpret

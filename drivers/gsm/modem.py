@@ -17,7 +17,7 @@ from . import GsmError
 from .bringup import ModemUnresponsive
 from .codec import AtCodec, Urc, UrcTable
 from .engine import Command, CommandEngine, Done, Reply
-from .privacy import redact
+from drivers.serialmodem.privacy import redact
 from .profiles import Profile
 from .transport import PortLost, open_port, read_some, write_all
 

@@ -6,7 +6,7 @@ import threading
 
 from . import GsmError
 from .engine import Command, Reply
-from .privacy import mask_number
+from drivers.serialmodem.privacy import mask_number
 
 MAX_CHARS = 70
 CTRL_Z = b"\x1a"

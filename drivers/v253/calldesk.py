@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from drivers.dtmf import DtmfDetector
-from drivers.gsm.privacy import redact
+from drivers.serialmodem.privacy import redact
 from drivers.line import EventSink, IncomingCall, LineEvent, PlaybackFinished, Post, PromptSource
 from drivers.serialmodem.lineshell import deliver
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from drivers.gsm.privacy import mask_number
+from drivers.serialmodem.privacy import mask_number
 from drivers.line import IncomingCall, KeyPressed, LineEvent
 from drivers.serialmodem.callphase import ACTIVE, IDLE, RINGING, CallPhases
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.gsm.privacy import redact
+from drivers.serialmodem.privacy import redact
 from drivers.serialmodem.engine import CommandQueue, InFlight
 
 from .callerid import parse_line

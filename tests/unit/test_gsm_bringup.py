@@ -7,7 +7,7 @@ from drivers.gsm.bringup import (BringUpError, apply_settings, ims_of, parse_ati
                                  unlock_sim)
 from drivers.gsm.codec import Final, UrcTable
 from drivers.gsm.engine import Command, Reply
-from drivers.gsm.privacy import mask_number, redact
+from drivers.serialmodem.privacy import mask_number, redact
 from drivers.gsm.profiles import PROFILES, Profile
 from drivers.gsm.sms import MAX_CHARS, SmsError, sms_commands, ucs2
 from drivers.gsm.status import LineStatus

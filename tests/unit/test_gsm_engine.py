@@ -165,7 +165,7 @@ def test_a_done_callback_may_submit_the_next_command() -> None:
 def test_wire_log_hides_what_it_must(caplog) -> None:  # type: ignore[no-untyped-def]
     import logging
 
-    from drivers.gsm.privacy import redact
+    from drivers.serialmodem.privacy import redact
 
     caplog.set_level(logging.DEBUG, logger="drivers.gsm.wire")
     rig = Rig()
