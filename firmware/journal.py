@@ -80,6 +80,25 @@ def m003_attempts(db: Database) -> None:
     db.table("attempts").create_index(["at"])
 
 
+@MIGRATIONS()
+def m004_notices(db: Database) -> None:
+    # Post-reset SMS notices waiting for their line (firmware/notices.py). `number` is the caller's number
+    # encrypted with a key that lives only in the running daemon's memory (`boot` names that key), so a thief
+    # with the SD card reads no number; a row whose key is gone is handed to central instead.
+    db.execute(
+        "CREATE TABLE notices ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " call_ref TEXT NOT NULL,"
+        " line TEXT NOT NULL,"
+        " created_at REAL NOT NULL,"
+        " boot TEXT NOT NULL,"
+        " number BLOB NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0,"
+        " next_at REAL NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_notices_due ON notices (next_at, id)")
+
+
 class JournalError(FirmwareError):
     """The journal could not be opened, read or written; nothing was half-written."""
 
@@ -94,6 +113,20 @@ class CallRecord:
     caller_masked: str
     outcome: str
     duration_s: float
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    """One SMS notice waiting to be sent; `number` is still encrypted (only its boot's key opens it)."""
+
+    id: int
+    call_ref: str
+    line: str
+    created_at: float
+    boot: str
+    number: bytes
+    attempts: int
+    next_at: float
 
 
 @contextmanager
@@ -343,3 +376,56 @@ class Journal:
             conn.executemany(
                 "UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL", [(at, i) for i in ids]
             )
+
+    # -- post-reset SMS notices (firmware/notices.py) ----------------------------------------------------------
+    def add_notice(self, *, call_ref: str, line: str, created_at: float, boot: str, number: bytes,
+                   next_at: float) -> int:
+        """Queue one notice; `number` must already be encrypted (never a plain number at rest)."""
+        if not number or bytes(number).isdigit():
+            raise JournalError(f"refusing an unencrypted number for the notice of call {call_ref}")
+        with self._writing("notice") as conn:
+            cur = conn.execute(
+                "INSERT INTO notices (call_ref, line, created_at, boot, number, next_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (call_ref, line, created_at, boot, bytes(number), next_at),
+            )
+            row_id = cur.lastrowid
+        if row_id is None:
+            raise JournalError("journal write of notice failed: no row id")
+        return row_id
+
+    def notices(self, due_by: float | None = None, limit: int = 100) -> list[NoticeRow]:
+        """Waiting notices, oldest first; with `due_by`, only those due at or before it."""
+        _check_limit(limit)
+        where, args = ("WHERE next_at <= ?", (due_by, limit)) if due_by is not None else ("", (limit,))
+        with self._reading("notices") as conn:
+            rows = conn.execute(
+                "SELECT id, call_ref, line, created_at, boot, number, attempts, next_at FROM notices "
+                f"{where} ORDER BY next_at, id LIMIT ?",
+                args,
+            ).fetchall()
+        return [NoticeRow(int(r[0]), r[1], r[2], float(r[3]), r[4], bytes(r[5]), int(r[6]), float(r[7]))
+                for r in rows]
+
+    def retry_notice(self, notice_id: int, *, attempts: int, next_at: float) -> None:
+        with self._writing("notice retry") as conn:
+            conn.execute("UPDATE notices SET attempts = ?, next_at = ? WHERE id = ?", (attempts, next_at, notice_id))
+
+    def delete_notice(self, notice_id: int) -> None:
+        """The notice was sent: nothing of it is kept."""
+        with self._writing("notice removal") as conn:
+            conn.execute("DELETE FROM notices WHERE id = ?", (notice_id,))
+
+    def hand_notice_over(self, notice_id: int, *, call_ref: str, sealed: bytes, created_at: float) -> int:
+        """Replace a notice the box cannot send by a sealed outbox event for central, in one commit."""
+        if not sealed:
+            raise JournalError(f"refusing an empty sealed event for call {call_ref}")
+        with self._writing("notice hand-over") as conn:
+            cur = conn.execute(
+                "INSERT INTO outbox (call_ref, created_at, sealed) VALUES (?, ?, ?)",
+                (call_ref, created_at, bytes(sealed)),
+            )
+            conn.execute("DELETE FROM notices WHERE id = ?", (notice_id,))
+            row_id = cur.lastrowid
+        if row_id is None:
+            raise JournalError("journal write of notice hand-over failed: no row id")
+        return row_id

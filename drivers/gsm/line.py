@@ -116,6 +116,16 @@ class GsmLine(LineShell):
         return self._status.snapshot()
 
     @property
+    def sms_notice(self) -> bool:
+        """Whether this line sends the post-reset SMS notice (`sms_notice` in its configuration)."""
+        return self._sms_notice
+
+    @property
+    def in_call(self) -> bool:
+        """A call is ringing, up or ending on this modem (an SMS waits until it is over)."""
+        return self._desk.in_call
+
+    @property
     def pcm_stream(self) -> PcmStream | None:
         """usb-pcm only: the stream whose `on_audio` hook will feed the in-band DTMF detector (issue 6)."""
         return self._desk.pcm_stream

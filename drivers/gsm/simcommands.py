@@ -187,6 +187,11 @@ class CommandSet:
         if not body:
             self.m.reply()  # ESC: cancelled
             return
+        self.m.sms_wire.append((number, bytes(body)))
+        if self.m.sms_failures > 0:
+            self.m.sms_failures -= 1
+            self.m.final("+CMS ERROR: 500")  # unknown error: what a network refusal looks like
+            return
         try:
             if self.m.cscs == "UCS2":
                 number = bytes.fromhex(number).decode("utf-16-be")

@@ -86,6 +86,8 @@ class SimulatedModem:
         self._boot_s = boot_s
         self.files: dict[str, bytes] = {}
         self.sms_sent: list[tuple[str, str]] = []
+        self.sms_wire: list[tuple[str, bytes]] = []  # (the AT+CMGS number field, the raw text bytes) as received
+        self.sms_failures = 0  # fault: the network refuses the next N messages (+CMS ERROR: 500)
         self.commands: list[str] = []
         self.silent = False  # fault: hears and says nothing
         self.garbage: int | None = 0  # fault: answer the next N commands (None: all) with garbage

@@ -108,6 +108,10 @@ class ModemSimulator(PtySimulator):
     def sms_arrives(self, index: int = 3) -> None:
         self._do(lambda: self._modem.urc(f'+CMTI: "SM",{index}'))
 
+    def fail_sms(self, count: int = 1) -> None:
+        """The network refuses the next `count` SMS (`+CMS ERROR: 500` after the text)."""
+        self._do(lambda: setattr(self._modem, "sms_failures", count))
+
     def network_notice(self, text: str | None = None) -> None:
         self._do(lambda: self._modem.urc(text or self._modem.dialect.notice))
 
@@ -133,6 +137,11 @@ class ModemSimulator(PtySimulator):
     @property
     def sms_sent(self) -> list[tuple[str, str]]:
         return list(self._modem.sms_sent)
+
+    @property
+    def sms_wire(self) -> list[tuple[str, bytes]]:
+        """Each SMS as it crossed the pty: the AT+CMGS number field and the raw text bytes (UCS2 hex)."""
+        return list(self._modem.sms_wire)
 
     @property
     def files(self) -> dict[str, int]:

@@ -21,6 +21,7 @@ from firmware.call_session import ThreadChecker
 from firmware.callflow import PLAYABLE
 from firmware.config import Config
 from firmware.journal import CallRecord
+from firmware.notices import NoticeSettings
 from provisioning.demo import Transcript
 
 CALLER, CODE = "0912345678", "0123456789"  # the first row of examples/accounts.csv
@@ -52,9 +53,10 @@ class Bench:
     """Appliance + Switchboard + GsmLine + ModemSimulator on one asyncio loop, as the daemon will wire them."""
 
     def __init__(self, profile: str, state_dir: Path, tmp: Path, *, audio: str = "modem-files",
-                 sim: dict[str, Any] | None = None, line: dict[str, Any] | None = None) -> None:
+                 sim: dict[str, Any] | None = None, line: dict[str, Any] | None = None,
+                 notices: NoticeSettings = NoticeSettings()) -> None:
         self.loop = asyncio.get_running_loop()
-        self.appliance = Appliance(Config(), state_dir)
+        self.appliance = Appliance(Config(), state_dir, notices=notices)
         self.scheduler = AsyncioScheduler(self.loop, SPEED)
         self.checker = ThreadChecker(self.appliance.verifier.check, self.loop.call_soon_threadsafe)
         self.sim = ModemSimulator(profile, speed=SPEED, post=self.loop.call_soon_threadsafe, link=tmp / "modem",
