@@ -1,12 +1,20 @@
 """The call side of a GSM line, on the line's thread: call signals to line events, the box's requests to AT
-commands (ATA, play lists, AT+CHUP), the usb-pcm path switched as the call connects and ends."""
+commands (ATA, play lists, AT+CHUP), the usb-pcm path switched as the call connects and ends.
+
+On usb-pcm the received audio also goes to our DTMF receiver (`drivers.dtmf.DtmfDetector`) on the PCM thread;
+its presses hop to the line's thread, where `PressMerger` counts each key once across the modem's reports and
+the detector (carriers whose DTMF reports go missing: field-failures.md)."""
 from __future__ import annotations
 
 import functools
 import logging
 from collections.abc import Callable, Sequence
 
-from drivers.line import EventSink, IncomingCall, LineEvent, PlaybackFinished, Post, PromptSource, RemoteHangup
+import time
+
+from drivers.line import (EventSink, IncomingCall, KeyPressed, LineEvent, PlaybackFinished, Post, PromptSource,
+                          RemoteHangup)
+from drivers.serialmodem.keymerge import INBAND, MODEM, InbandKeys, PressMerger, TimedPress
 from drivers.serialmodem.lineshell import deliver
 
 from .calls import IDLE, CallTracker
@@ -50,6 +58,9 @@ class CallDesk:
         self.tracker = CallTracker(name, clock, timings.clip_wait_s, timings.dedup_s)
         self._stream: PcmStream | None = None
         self.player: Player
+        self._defer = defer
+        self._keys = PressMerger(timings.key_window_s)
+        self._inband: InbandKeys | None = None
         if audio_port is not None:
             finished = functools.partial(_hop, defer, self._playback_finished)
             self._stream = PcmStream(name, audio_port, finished, frame_s=timings.pcm_frame_s)
@@ -68,7 +79,8 @@ class CallDesk:
         return self.tracker.phase != IDLE
 
     def signal(self, sig: Signal) -> None:
-        events = self.tracker.signal(sig)
+        events = [e for e in self.tracker.signal(sig)
+                  if not isinstance(e, KeyPressed) or self._keys.accept(e.key, MODEM, time.monotonic())]
         if any(isinstance(event, RemoteHangup) for event in events):
             self._call_over()
         self._emit(events)
@@ -135,12 +147,40 @@ class CallDesk:
         if not reply.ok:
             log.error("%s: %s failed (%s): the caller hears nothing", self._name, text, reply.describe())
         elif self._stream is not None and self.tracker.connected and text == self._profile.pcm_on[-1]:
+            self._listen(self._stream)
             try:
                 self._stream.open()
             except PortLost as exc:
                 log.error("%s: audio port: %s: the caller hears nothing", self._name, exc)
 
+    def _listen(self, stream: PcmStream) -> None:
+        """Our DTMF receiver on this call's received audio (a new one per call: it keeps one stream's state)."""
+        from drivers.dtmf import DtmfDetector  # numpy only where usb-pcm is in use
+
+        call_id = self.tracker.call_id
+        if call_id is None:
+            return
+        inband = self._inband = InbandKeys(DtmfDetector(rate=8000), speed=0.02 / self._t.pcm_frame_s)
+
+        def heard(pcm: bytes) -> None:  # the PCM thread
+            for press in inband.feed(pcm, time.monotonic()):
+                self._defer(functools.partial(self._inband_press, call_id, press))
+
+        stream.on_audio = heard
+
+    def _inband_press(self, call_id: str, press: TimedPress) -> None:
+        if not (self.tracker.is_current(call_id) and self.tracker.connected):
+            return
+        if self._keys.accept(press.key, INBAND, press.start, press.end):
+            self._emit([KeyPressed(call_id, press.key)])
+
     def _call_over(self) -> None:
+        if self._keys.reports:
+            log.info("%s: %s", self._name, self._keys.summary())
+        self._keys = PressMerger(self._t.key_window_s)
+        self._inband = None
+        if self._stream is not None:
+            self._stream.on_audio = None
         self.player.reset()
         if self._stream is not None and self._stream.is_open:
             self._stream.close()

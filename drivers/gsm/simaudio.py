@@ -1,4 +1,5 @@
-"""The caller's ear on the usb-pcm path of a simulated modem: which prompt starts, and when the line falls silent.
+"""The caller's side of the usb-pcm path of a simulated modem: the ear (which prompt starts, when the line falls
+silent) and the mouth (the caller's keys as DTMF tones, optionally the box's own audio echoed back).
 
 The driver streams each prompt from a 20 ms frame boundary, so the first voiced frame of every prompt is an exact
 fingerprint. Pause prompts are digital silence and cannot be told apart from the gaps: they are not reported.
@@ -8,13 +9,57 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from drivers.line import PromptSource
+from drivers.serialmodem.faraudio import FarAudio
 
 log = logging.getLogger(__name__)
 
 FRAME_BYTES = 320
 SILENCE = bytes(FRAME_BYTES)
 SILENT_FRAMES = 5  # 100 ms of silence after speech: the caller hears the box fall silent
+
+
+class PcmMouth:
+    """What the modem sends the box on the PCM port: one frame for every frame the box sends (the call has one
+    clock), carrying the caller's keys as DTMF tone pairs over a faint noise floor and, with `echo`, the box's own
+    audio looped back (a two-way audio check's far end)."""
+
+    def __init__(self, echo: bool = False) -> None:
+        self.echo = echo
+        self._far = FarAudio()
+        self._at = 0  # samples sent since the path was switched on
+        self._pending = bytearray()
+        self._on = False
+
+    def switch(self, on: bool) -> None:
+        self._on = on
+        self._pending.clear()
+        self._far = FarAudio()
+        self._at = 0
+
+    def key(self, key: str) -> bool:
+        """The caller presses `key` (from the next frame on); False when no audio path is on."""
+        if self._on:
+            self._far.key(key, self._at + FRAME_BYTES // 2)
+        return self._on
+
+    def answer(self, heard: bytes) -> bytes:
+        """The frames to send back for what the box just sent."""
+        if not self._on:
+            return b""
+        self._pending += heard
+        whole = len(self._pending) - len(self._pending) % FRAME_BYTES
+        if not whole:
+            return b""
+        box = bytes(self._pending[:whole])
+        del self._pending[:whole]
+        samples = self._far.render(self._at, whole // 2)
+        self._at += whole // 2
+        if self.echo:
+            samples += np.frombuffer(box, dtype="<i2")
+        return bytes(np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes())
 
 
 class PcmEar:
@@ -34,6 +79,7 @@ class PcmEar:
         self._quiet = 0
         self._speaking = False
         self.frames = 0
+        self.sound_frames = 0  # frames that were neither digital silence nor a prompt's start (a test tone …)
 
     def switch(self, on: bool) -> None:
         """The modem's PCM path was switched on or off: the stream starts again on a frame boundary."""
@@ -66,6 +112,8 @@ class PcmEar:
                 self._silent()
         else:
             self._quiet = 0
+            if not self._speaking:
+                self.sound_frames += 1
 
 
 def _first_voiced_frame(pcm: bytes) -> bytes | None:

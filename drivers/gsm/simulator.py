@@ -14,11 +14,11 @@ import os
 from collections.abc import Sequence
 
 from drivers.line import KEYS, Post, PromptSource
-from drivers.serialmodem.ptysim import Pty, PtySimulator, read_fd
+from drivers.serialmodem.ptysim import Pty, PtySimulator, read_fd, write_fd
 from drivers.simline import FarEnd
 
 from . import GsmError
-from .simaudio import PcmEar
+from .simaudio import PcmEar, PcmMouth
 from .simdialects import DIALECTS
 from .simmodem import GARBAGE, SimulatedModem
 
@@ -44,12 +44,16 @@ class ModemSimulator(PtySimulator):
         imei: str = "861234567890128",
         ims_registered: bool = True,
         boot_s: float = 2.0,
+        dtmf_reports: bool = True,
+        echo: bool = False,
     ) -> None:
         super().__init__(profile, tuple(DIALECTS), speed=speed, post=post, link=link)
         self._modem = SimulatedModem(DIALECTS[profile], self, imei=imei, pin=pin,
                                      ims_registered=ims_registered, boot_s=boot_s)
         self._boot_s = boot_s
         self._ear = PcmEar(prompts, prompt_ids, self._tell_prompt, self._tell_silent) if audio else None
+        self._mouth = PcmMouth(echo) if audio else None
+        self._dtmf_reports = dtmf_reports
         self._audio: Pty | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
@@ -77,7 +81,7 @@ class ModemSimulator(PtySimulator):
     def press(self, key: str) -> None:
         if key not in KEYS:
             raise GsmError(f"not a keypad key: {key!r}")
-        self._do(lambda: self._modem.key(key))
+        self._do(lambda: self._press(key))
 
     def caller_hangs_up(self) -> None:
         self._do(self._caller_gone)
@@ -139,6 +143,11 @@ class ModemSimulator(PtySimulator):
         return list(self._modem.sms_sent)
 
     @property
+    def pcm_sound_frames(self) -> int:
+        """usb-pcm: frames the caller heard that were sound but no prompt (a test tone reached the far end)."""
+        return self._ear.sound_frames if self._ear is not None else 0
+
+    @property
     def sms_wire(self) -> list[tuple[str, bytes]]:
         """Each SMS as it crossed the pty: the AT+CMGS number field and the raw text bytes (UCS2 hex)."""
         return list(self._modem.sms_wire)
@@ -161,6 +170,8 @@ class ModemSimulator(PtySimulator):
     def pcm(self, on: bool) -> None:
         if self._ear is not None:
             self._ear.switch(on)
+        if self._mouth is not None:
+            self._mouth.switch(on)
 
     # -- inside ----------------------------------------------------------------------------------------------------
     def _ring(self, caller: str | None, far_end: FarEnd) -> None:
@@ -169,6 +180,14 @@ class ModemSimulator(PtySimulator):
         else:
             log.warning("simulated %s: ring refused (busy or booting)", self.profile)
             self._tell(far_end.box_hung_up)
+
+    def _press(self, key: str) -> None:
+        """In-band on the usb-pcm path when it is on; the modem's key report unless `dtmf_reports` is off (the
+        field failure: a carrier whose DTMF reports never arrive)."""
+        if self._mouth is not None and self._modem.call is not None and self._modem.call.active:
+            self._mouth.key(key)
+        if self._dtmf_reports:
+            self._modem.key(key)
 
     def _caller_gone(self) -> None:
         self._far = None
@@ -189,4 +208,9 @@ class ModemSimulator(PtySimulator):
     def _readable(self, readable: list[int]) -> None:
         audio = self._audio
         if audio is not None and audio.master in readable and self._ear is not None:
-            self._ear.hear(read_fd(audio.master))
+            data = read_fd(audio.master)
+            self._ear.hear(data)
+            if self._mouth is not None:
+                back = self._mouth.answer(data)
+                if back:
+                    write_fd(audio.master, back)

@@ -21,6 +21,7 @@ class GsmTimings:
     status_s: float = 60.0  # refresh signal, registration and IMS state for the report
     clip_wait_s: float = 2.0  # after RING, wait this long for +CLIP before the caller counts as withheld
     dedup_s: float = 0.15  # a second report of the same key within this window is the same press
+    key_window_s: float = 0.6  # usb-pcm: a modem report and an in-band press of one key this close are one press
     reboot_s: float = 45.0  # after AT+CFUN=1,1, a USB rebind or a power cycle: wait for the port and `AT`
     port_return_s: float = 5.0  # a vanished port: wait this long before escalating
     down_retry_s: float = 30.0  # every rung failed: start the ladder again after this pause
@@ -35,5 +36,6 @@ class GsmTimings:
             self,
             clip_wait_s=self.clip_wait_s / speed,
             dedup_s=self.dedup_s / speed,
+            key_window_s=self.key_window_s / speed,
             pcm_frame_s=self.pcm_frame_s / speed,
         )

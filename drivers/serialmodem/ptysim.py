@@ -260,3 +260,11 @@ def read_fd(fd: int) -> bytes:
         return os.read(fd, 65536)
     except (BlockingIOError, OSError):
         return b""
+
+
+def write_fd(fd: int, data: bytes) -> None:
+    """Best effort, like a modem whose host is not reading: what does not fit is dropped."""
+    try:
+        os.write(fd, data)
+    except (BlockingIOError, OSError):
+        log.debug("simulated modem: %d bytes of audio dropped", len(data))

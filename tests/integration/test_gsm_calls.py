@@ -270,3 +270,38 @@ def test_vanished_port_is_found_again_under_its_name(run_bench: Callable[..., No
         assert record.outcome == "no_caller_id"
 
     run_bench("ec25", scenario)
+
+
+# -- usb-pcm: keys in-band too ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("profile", ["ec25", "sim7600"])
+def test_usb_pcm_keys_arrive_by_audio_alone_when_the_carrier_drops_the_reports(
+    profile: str, run_bench: Callable[..., None],
+) -> None:
+    async def scenario(bench: Bench) -> None:
+        await bench.up()
+        ear, record = await bench.call(CALLER, f"8 {CODE}")
+        assert record.outcome == "reset", ear.heard_ids
+        assert len(readings(ear)) == 2
+
+    run_bench(profile, scenario, audio="usb-pcm", sim={"dtmf_reports": False})
+
+
+def test_without_the_reports_and_without_audio_no_key_arrives(run_bench: Callable[..., None]) -> None:
+    """The control for the test above: on modem-files the same carrier fault leaves the box deaf to keys."""
+    async def scenario(bench: Bench) -> None:
+        await bench.up()
+        _, record = await bench.call(CALLER, f"8 {CODE}")
+        assert record.outcome == "timeout"
+
+    run_bench("ec25", scenario, sim={"dtmf_reports": False})
+
+
+def test_usb_pcm_keys_reported_by_the_modem_and_heard_in_band_count_once(run_bench: Callable[..., None]) -> None:
+    async def scenario(bench: Bench) -> None:
+        await bench.up()
+        bench.sim.duplicate_keys()  # every press: two modem reports and the tones
+        ear, record = await bench.call(CALLER, f"8 {CODE}")
+        assert record.outcome == "reset", ear.heard_ids  # one extra key would have made the code wrong
+        assert ear.heard_ids.count("invalid_code") == 0
+
+    run_bench("ec25", scenario, audio="usb-pcm")
