@@ -17,6 +17,7 @@ from drivers.line import (EventSink, IncomingCall, KeyPressed, LineEvent, Playba
 from drivers.serialmodem.keymerge import INBAND, MODEM, InbandKeys, PressMerger, TimedPress
 from drivers.serialmodem.lineshell import deliver
 
+from .audiocheck import AudioCheck, check_tone
 from .calls import IDLE, CallTracker
 from .engine import Command, Reply
 from .pcm import PcmStream
@@ -29,6 +30,8 @@ from .transport import PortLost
 
 log = logging.getLogger(__name__)
 
+CHECK_TOKEN = -1  # the audio check's playback (the call flow's tokens count up from 0)
+CHECK_TAIL_FRAMES = 25  # after the tone, listen 0.5 s more for what comes back
 Submit = Callable[[Command, Callable[[Reply], None] | None], None]
 
 
@@ -61,6 +64,8 @@ class CallDesk:
         self._defer = defer
         self._keys = PressMerger(timings.key_window_s)
         self._inband: InbandKeys | None = None
+        self._check: AudioCheck | None = None
+        self._check_until: float | None = None
         if audio_port is not None:
             finished = functools.partial(_hop, defer, self._playback_finished)
             self._stream = PcmStream(name, audio_port, finished, frame_s=timings.pcm_frame_s)
@@ -88,6 +93,19 @@ class CallDesk:
     def poll(self) -> None:
         self._emit(self.tracker.poll())
         self.player.poll()
+        if self._check is not None and self._check_until is not None and time.monotonic() >= self._check_until:
+            check, self._check, self._check_until = self._check, None, None
+            check.finish()
+            if self.in_call:
+                self.end(send=True)
+
+    # -- the two-way audio check (line test, usb-pcm) --------------------------------------------------------------
+    def arm(self, check: AudioCheck) -> None:
+        """Answer the next call, play the test tone, listen for it and for keys, hang up (audiocheck.py)."""
+        self._check, self._check_until = check, None
+
+    def disarm(self) -> None:
+        self._check, self._check_until = None, None
 
     def lost(self, reason: str) -> None:
         """The modem restarted or is being recovered: the call is gone (the journal hears RemoteHangup)."""
@@ -152,6 +170,10 @@ class CallDesk:
                 self._stream.open()
             except PortLost as exc:
                 log.error("%s: audio port: %s: the caller hears nothing", self._name, exc)
+                return
+            if self._check is not None and self.tracker.call_id is not None:
+                self._stream.play(self.tracker.call_id, [("check_tone", check_tone())], CHECK_TOKEN)
+                self._check.sent = True
 
     def _listen(self, stream: PcmStream) -> None:
         """Our DTMF receiver on this call's received audio (a new one per call: it keeps one stream's state)."""
@@ -161,8 +183,11 @@ class CallDesk:
         if call_id is None:
             return
         inband = self._inband = InbandKeys(DtmfDetector(rate=8000), speed=0.02 / self._t.pcm_frame_s)
+        check = self._check
 
         def heard(pcm: bytes) -> None:  # the PCM thread
+            if check is not None:
+                check.hear(pcm)
             for press in inband.feed(pcm, time.monotonic()):
                 self._defer(functools.partial(self._inband_press, call_id, press))
 
@@ -171,10 +196,15 @@ class CallDesk:
     def _inband_press(self, call_id: str, press: TimedPress) -> None:
         if not (self.tracker.is_current(call_id) and self.tracker.connected):
             return
+        if self._check is not None:
+            self._check.keys.append(press.key)
         if self._keys.accept(press.key, INBAND, press.start, press.end):
             self._emit([KeyPressed(call_id, press.key)])
 
     def _call_over(self) -> None:
+        if self._check is not None and self._check.sent:
+            check, self._check, self._check_until = self._check, None, None
+            check.finish("the call ended before the check was over")
         if self._keys.reports:
             log.info("%s: %s", self._name, self._keys.summary())
         self._keys = PressMerger(self._t.key_window_s)
@@ -188,11 +218,18 @@ class CallDesk:
                 self._submit(Command(text, self._t.command_s), None)
 
     def _playback_finished(self, call_id: str, token: int) -> None:
+        if token == CHECK_TOKEN and self._check is not None:
+            self._check_until = time.monotonic() + CHECK_TAIL_FRAMES * self._t.pcm_frame_s  # the echo's way back
+            return
         if self.tracker.is_current(call_id):
             self._emit([PlaybackFinished(call_id, token)])
 
     def _emit(self, events: list[LineEvent]) -> None:
         deliver(self._name, self.sink, self._post, events, log)
+        if self._check is not None:
+            for event in events:
+                if isinstance(event, IncomingCall):
+                    self.answer(event.call_id)
         if any(isinstance(event, IncomingCall) for event in events):
             self._status.set(calls=self.tracker.calls)
 

@@ -18,6 +18,7 @@ from drivers.line import EventSink, PromptSource, Post
 from drivers.serialmodem.lineshell import LineShell
 
 from . import GsmError
+from .audiocheck import NOT_AVAILABLE, AudioCheck
 from .bringup import (BringUpError, ModemUnresponsive, apply_settings, check_sms, collect_value, identify, ims_of,
                       query_command, query_value, read_status, registration_of, signal_of, unlock_sim)
 from .calldesk import CallDesk
@@ -137,6 +138,18 @@ class GsmLine(LineShell):
     def wait_report(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> bool:
         """Block until `predicate(report)` holds (False after `timeout`); for `line test` and tests."""
         return self._status.wait_until(predicate, timeout)
+
+    def audio_check(self, timeout: float) -> dict[str, Any]:
+        """Two-way audio check (`line test --audio`): answer the next call within `timeout`, play a test tone,
+        report whether it or a key came back in the received audio, hang up. Blocks; usb-pcm only."""
+        if self._desk.pcm_stream is None:
+            return {"available": False, "why": NOT_AVAILABLE}
+        check = AudioCheck()
+        self._request(lambda: self._desk.arm(check))
+        if not check.done.wait(timeout):
+            self._request(self._desk.disarm)
+            return {"available": True, "audio_back": False, "error": f"no call answered within {timeout:.0f} s"}
+        return check.result
 
     def send_sms(self, number: str, text: str) -> None:
         """One SMS (UCS2 text mode, ≤ 70 characters); raises SmsError when it was not sent. Blocks: call it from
