@@ -29,7 +29,7 @@ from .modem import ModemSession, Stopping
 from .pcm import PcmStream
 from drivers.serialmodem.privacy import redact
 from .profiles import profile as find_profile
-from .recovery import RUNGS, RecoveryLadder
+from .recovery import RUNGS, gsm_ladder
 from .signals import Other, PlaybackEnded, Rebooted, interpret
 from .sms import SmsError, SmsJob, sms_commands
 from .status import LineStatus
@@ -84,7 +84,7 @@ class GsmLine(LineShell):
         self._desk: CallDesk = CallDesk(name, self._profile, timings, submit=self._submit, post=post, status=self._status,
                               clock=time.monotonic, prompts=prompts, stored=self._stored.__contains__,
                               audio_port=audio_port if audio == "usb-pcm" else None, defer=self._request)
-        self._ladder = RecoveryLadder(name, port, self._profile.reset, timings, self._open_session,
+        self._ladder = gsm_ladder(name, port, self._profile.reset, timings, self._open_session,
                                       self._stop.wait, power_cycle)
         self._trouble: GsmError | None = None
         self._reinit: str | None = None

@@ -1,5 +1,6 @@
-"""The thin shell around pyserial: open a port by path or URL, exclusively; find the USB device behind a tty.
+"""The thin shell around pyserial: open a port by path or URL, exclusively; read and write it.
 
+(The USB device behind a tty and its rebind live in `drivers/serialmodem/usb.py`, shared with the V.253 driver.)
 `serial_for_url` gives `socket://host:port` (a modem behind ser2net) and `spy://PATH` (pyserial's wire trace:
 every byte, unmasked, on stderr; a bench tool, never for production logs) for free. A plain path is a device
 node, normally a udev name that stays stable across re-enumeration (systemd/ rules).
@@ -7,8 +8,6 @@ node, normally a udev name that stays stable across re-enumeration (systemd/ rul
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 import serial
 
@@ -20,7 +19,6 @@ log = logging.getLogger(__name__)
 
 WRITE_TIMEOUT_S = 5.0
 WRITE_CHUNK = 4096
-SYS_TTY = Path("/sys/class/tty")
 
 
 class PortLost(GsmError):
@@ -44,34 +42,3 @@ def write_all(port: serial.SerialBase, data: bytes) -> None:
 def read_some(port: serial.SerialBase) -> bytes:
     """Wait up to the port's timeout for one byte, then take whatever else is there."""
     return shared.read_some(port, lost=PortLost, errors=(serial.SerialException, OSError))
-
-
-def is_device_path(url: str) -> bool:
-    return "://" not in url
-
-
-def usb_device_of(url: str) -> Path | None:
-    """The sysfs USB device (e.g. /sys/bus/usb/devices/1-1.3) behind a ttyUSB/ttyACM path, else None."""
-    if not is_device_path(url):
-        return None
-    name = os.path.basename(os.path.realpath(url))
-    if not (name.startswith("ttyUSB") or name.startswith("ttyACM")):
-        return None
-    try:
-        interface = (SYS_TTY / name / "device").resolve()
-    except OSError:
-        return None
-    # ttyUSBn/device is the USB interface (1-1.3:1.2) for ttyACM, or a port below it for usb-serial drivers
-    for candidate in (interface, *interface.parents):
-        if (candidate / "idVendor").exists():
-            return candidate
-    return None
-
-
-def rebind_usb(device: Path) -> None:
-    """Unbind and bind the USB device from its driver: the modem re-enumerates without a power cut. Needs root
-    (or a udev rule granting the service write access to these sysfs files)."""
-    driver = Path("/sys/bus/usb/drivers/usb")
-    log.warning("USB unbind/bind of %s", device.name)
-    (driver / "unbind").write_text(device.name)
-    (driver / "bind").write_text(device.name)
