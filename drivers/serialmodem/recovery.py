@@ -85,6 +85,11 @@ class RecoveryLadder(Generic[S]):
                 if session is not None:
                     log.warning("%s: the modem answers again after rung %s", self._name, RUNGS[index])
                     return session, index
+            if start > 0 and not self._stopping(0):  # the higher rungs were skipped or failed: probe once more
+                log.warning("%s: recovery from rung %s did not help; probing again", self._name, RUNGS[start])
+                session = self._probe_rung(session)
+                if session is not None:
+                    return session, 0
         except BaseException:  # Stopping: the port we were given is closed on the way out
             _close(session)
             raise
@@ -101,9 +106,9 @@ class RecoveryLadder(Generic[S]):
     def _reset_rung(self, session: S | None) -> S | None:
         if session is None or session.closed:
             session = self._try_open()
-        if session is None:
-            log.warning("%s: cannot send %s: the port is gone", self._name, self._reset_name)
-            return None
+        if session is None:  # gone (re-enumerating?): give it the time a reset would take to come back
+            log.warning("%s: cannot send %s: the port is gone; waiting for it", self._name, self._reset_name)
+            return self._await_modem(self._reboot_s)
         try:
             self._steps.reset(session)
         except self._steps.failures as exc:
@@ -112,11 +117,11 @@ class RecoveryLadder(Generic[S]):
         return self._await_modem(self._reboot_s)
 
     def _usb_rung(self, session: S | None) -> S | None:
+        _close(session)  # every rung that returns None has closed what it was given
         device = usb_device_of(self._url, self._sys_tty)
         if device is None:
             log.warning("%s: USB rebind skipped: %s is not a USB tty", self._name, self._url)
             return None
-        _close(session)
         try:
             rebind_usb(device, self._usb_driver)
         except OSError as exc:
@@ -125,10 +130,10 @@ class RecoveryLadder(Generic[S]):
         return self._await_modem(self._reboot_s)
 
     def _power_rung(self, session: S | None) -> S | None:
+        _close(session)
         if self._power_cycle is None:
             log.warning("%s: power cycle skipped: no power control configured", self._name)
             return None
-        _close(session)
         try:
             self._power_cycle()
         except Exception:  # the power back end (GPIO) is not ours to trust; log it and give up this rung

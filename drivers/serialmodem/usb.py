@@ -22,8 +22,8 @@ def usb_device_of(url: str, sys_tty: Path = SYS_TTY) -> Path | None:
     followed to its node), else None: pyserial URLs, ptys and anything else are not touched."""
     if not is_device_path(url):
         return None
-    name = os.path.basename(os.path.realpath(url))
-    if not (name.startswith("ttyUSB") or name.startswith("ttyACM")):
+    name = _tty_name(url)
+    if name is None:
         return None
     try:
         interface = (sys_tty / name / "device").resolve()
@@ -42,3 +42,16 @@ def rebind_usb(device: Path, driver: Path = SYS_USB_DRIVER) -> None:
     log.warning("USB unbind/bind of %s", device.name)
     (driver / "unbind").write_text(device.name)
     (driver / "bind").write_text(device.name)
+
+
+def _tty_name(url: str) -> str | None:
+    """The last ttyUSB*/ttyACM* name along the chain of links from `url` (a udev name → ../ttyUSB2), else None."""
+    found, path, seen = None, Path(url), set()
+    while path not in seen:
+        seen.add(path)
+        if path.name.startswith(("ttyUSB", "ttyACM")):
+            found = path.name
+        if not path.is_symlink():
+            break
+        path = (path.parent / os.readlink(path)).absolute()
+    return found

@@ -3,8 +3,8 @@ the stick up, serves calls (pacing the audio) and recovers it; the loop thread o
 leave through `post`.
 
 Threading: `answer`/`play`/`stop_playback`/`hang_up` queue a request and return at once; the line's thread acts
-on it within `poll_s`. One call's trouble ends that call (RemoteHangup) and resets the stick; it never ends
-the driver.
+on it within `poll_s`. One call's trouble ends that call (RemoteHangup) and climbs the recovery ladder (re-open by
+the configured name, ATZ, USB rebind, power cycle: recovery.py); it never ends the driver.
 """
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from drivers.line import EventSink, PromptSource, Post
 from drivers.serialmodem.lineshell import LineShell
+from drivers.serialmodem.usb import SYS_TTY, SYS_USB_DRIVER
 
 from . import V253Error
 from .bringup import BringUpError, bring_up, caller_id_value
@@ -24,6 +26,7 @@ from .calldesk import CallDesk
 from .engine import Command, Reply
 from .modem import ModemSession, ModemUnresponsive, Stopping
 from .profiles import profile as find_profile
+from .recovery import RUNGS, v253_ladder
 from .status import LineStatus
 from .timings import V253Timings
 from .transport import PortLost
@@ -32,8 +35,6 @@ log = logging.getLogger(__name__)
 
 DTMF_SOURCES = ("modem", "detector")
 JOIN_S = 5.0
-#: consecutive failed recoveries before the line reports itself down and waits longer
-MAX_QUICK_RECOVERIES = 3
 
 
 class V253Line(LineShell):
@@ -50,7 +51,12 @@ class V253Line(LineShell):
         baudrate: int = 115200,
         dtmf: str = "modem",
         timings: V253Timings | None = None,
+        power_cycle: Callable[[], None] | None = None,
+        sys_tty: Path = SYS_TTY,
+        usb_driver: Path = SYS_USB_DRIVER,
     ) -> None:
+        """`power_cycle` is the last rung of recovery (a GPIO relay, say); `sys_tty`/`usb_driver` are where sysfs
+        is (the USB rebind rung), changed only on a bench or in tests."""
         if dtmf not in DTMF_SOURCES:
             raise V253Error(f"dtmf must be one of {', '.join(DTMF_SOURCES)}, got {dtmf!r}")
         self.name = name
@@ -70,7 +76,9 @@ class V253Line(LineShell):
         self._trouble: str | None = None
         self._caller_id = False
         self._next_keepalive = 0.0
-        self._failures = 0
+        self._ladder = v253_ladder(name, port, self._escapes(), self._t, self._open, self._stop.wait, power_cycle,
+                                   sys_tty=sys_tty, usb_driver=usb_driver)
+        self._recovered_at = float("-inf")
 
     # -- the Line protocol (loop thread) ---------------------------------------------------------------------------
     def attach(self, sink: EventSink) -> None:
@@ -116,13 +124,13 @@ class V253Line(LineShell):
 
     def _lifecycle(self) -> None:
         session: ModemSession | None = None
+        rung = 0
         try:
             while not self._stop.is_set():
                 try:
                     if session is None:
                         session = self._open()
                     self._bring_up(session)
-                    self._failures = 0
                     self._serve(session)
                 except BringUpError as exc:
                     log.error("%s: %s", self.name, exc)
@@ -131,14 +139,9 @@ class V253Line(LineShell):
                     session = None
                     self._stop.wait(self._t.down_retry_s)
                 except (ModemUnresponsive, PortLost) as exc:
-                    self._recover(exc)
-                    self._drop(session)
-                    session = None
-                    self._failures += 1
-                    quick = self._failures <= MAX_QUICK_RECOVERIES
-                    if not quick:
-                        self._status.set(state="down")
-                    self._stop.wait(self._t.port_return_s if quick else self._t.down_retry_s)
+                    if time.monotonic() - self._recovered_at >= self._t.stable_s:
+                        rung = 0  # served long enough since the last recovery: start the ladder again
+                    session, rung = self._recover(session, exc, rung)
         finally:
             self._drop(session)
 
@@ -186,11 +189,25 @@ class V253Line(LineShell):
         finally:
             self._session = None
 
-    def _recover(self, exc: V253Error) -> None:
+    def _recover(self, session: ModemSession | None, exc: V253Error, rung: int) -> tuple[ModemSession | None, int]:
+        """End the call in progress (the journal hears RemoteHangup) and climb the ladder from `rung`; the session
+        that answers (the caller then brings it up in full) and the rung to start from next time."""
         log.error("%s: modem trouble: %s", self.name, exc)
         self._desk.lost(f"modem trouble: {exc}")
         self._status.set(state="recovering", last_error=str(exc))
         self._status.bump("recoveries")
+        self._session = None
+        if isinstance(exc, PortLost) and session is not None:
+            session.close()
+        session, used = self._ladder.climb(session, rung)
+        self._recovered_at = time.monotonic()
+        if session is None:
+            self._status.set(state="down", last_recovery="failed",
+                             last_error=f"recovery failed after every rung ({', '.join(RUNGS[rung:])}): {exc}")
+            self._stop.wait(self._t.down_retry_s)
+            return None, 0
+        self._status.set(last_recovery=RUNGS[used])
+        return session, min(used + 1, len(RUNGS) - 1)
 
     def _shutdown(self, session: ModemSession) -> None:
         if not self._desk.in_call:

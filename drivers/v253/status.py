@@ -30,6 +30,7 @@ class LineStatus(StatusBoard):
             "last_error": None,
             "faults": [],
             "recoveries": 0,
+            "last_recovery": None,  # the ladder's rung that brought the stick back: probe, reset, usb, power
             "settings_restored": 0,  # caller ID found off (a silent reset) and turned on again
             "bring_up_s": None,
             "unverified": list(unverified),

@@ -39,8 +39,10 @@ class V253Timings:
     keepalive_s: float = 15.0  # idle: check the caller-ID setting (a silent reset is noticed)
     poll_s: float = 0.005  # reader's read timeout in a call: the audio pacing's granularity
     idle_poll_s: float = 0.05  # ... when no call is up (requests still wake it at once)
-    port_return_s: float = 3.0  # a vanished port: wait this long before opening it again
-    down_retry_s: float = 10.0  # bring-up failed: try again after this pause
+    port_return_s: float = 3.0  # recovery's first rung: re-open the port (it may be re-enumerating) this long
+    reboot_s: float = 15.0  # after ATZ, a USB rebind or a power cycle: wait this long for the port and `AT`
+    stable_s: float = 120.0  # up this long: the next trouble starts the recovery ladder at its first rung again
+    down_retry_s: float = 10.0  # bring-up failed, or every rung failed: try again after this pause
     speed: float = 1.0  # the line runs this many times faster than real time (a simulator)
 
     def at_speed(self, speed: float) -> V253Timings:

@@ -54,16 +54,18 @@ class Bench:
     """Appliance + Switchboard + V253Line + V253Simulator on one asyncio loop, as the daemon will wire them."""
 
     def __init__(self, profile: str, state_dir: Path, tmp: Path, *, dtmf: str = "modem",
-                 sim: dict[str, Any] | None = None, timings: V253Timings = FAST) -> None:
+                 sim: dict[str, Any] | None = None, timings: V253Timings = FAST, link: str = "modem",
+                 line: Callable[[V253Simulator], dict[str, Any]] | None = None) -> None:
         self.loop = asyncio.get_running_loop()
         self.appliance = Appliance(Config(), state_dir)
         self.scheduler = AsyncioScheduler(self.loop, SPEED)
         self.checker = ThreadChecker(self.appliance.verifier.check, self.loop.call_soon_threadsafe)
-        self.sim = V253Simulator(profile, speed=SPEED, post=self.loop.call_soon_threadsafe, link=tmp / "modem",
+        self.sim = V253Simulator(profile, speed=SPEED, post=self.loop.call_soon_threadsafe, link=tmp / link,
                                  prompts=self.appliance.prompts, prompt_ids=PLAYABLE, **(sim or {}))
         self.sim.start()
         self.line = V253Line("v0", self.sim.port, prompts=self.appliance.prompts,
-                             post=self.loop.call_soon_threadsafe, profile=profile, dtmf=dtmf, timings=timings)
+                             post=self.loop.call_soon_threadsafe, profile=profile, dtmf=dtmf, timings=timings,
+                             **(line(self.sim) if line else {}))
         self.records: asyncio.Queue[CallRecord] = asyncio.Queue()
         self.events: list[LineEvent] = []
         self.caller: ScriptedCaller | None = None

@@ -1,0 +1,141 @@
+"""V.253 recovery over the pty (issue 6, field failures: a stick that hangs or vanishes from USB; caller ID lost
+after a reset): the shared ladder re-opens the port by its configured name, sends ATZ, rebinds the USB device
+through (a fake) sysfs and calls the power-cycle hook; the call in progress ends in the journal, the line comes
+back alone with caller ID on again, and the next call works."""
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.v253 import V253Simulator, V253Timings
+from test_v253_calls import CALLER, KEYS, SPEED, Bench, run_bench  # noqa: F401  (run_bench is a fixture)
+
+RECOVERY = V253Timings(command_s=0.5, probe_s=0.3, connect_s=1.0, stream_idle_s=0.5, port_return_s=0.3,
+                       reboot_s=1.0, keepalive_s=0.2, down_retry_s=0.5).at_speed(SPEED)
+CALLER_ID_ON = "+VCID=1"
+
+
+async def recovered(bench: Bench, recoveries: int = 1, timeout: float = 10.0) -> dict[str, Any]:
+    for _ in range(int(timeout / 0.02)):
+        report = bench.line.report()
+        if report["recoveries"] >= recoveries and report["state"] == "up":
+            return report
+        await asyncio.sleep(0.02)
+    raise AssertionError(bench.line.report())
+
+
+def caller_id_after_last_reset(commands: list[str]) -> bool:
+    last_reset = max(i for i, c in enumerate(commands) if c == "ATZ")
+    return any(CALLER_ID_ON in c for c in commands[last_reset:])  # also Conexant's AT-SCID=1;+VCID=1;-STE=7
+
+
+def test_a_hung_stick_mid_call_is_power_cycled_by_the_hook_and_comes_back_alone(
+    run_bench: Callable[..., None],
+) -> None:
+    async def scenario(bench: Bench) -> None:
+        await bench.up()
+        _, record = await bench.call(CALLER, "", when={"welcome": bench.sim.go_silent}, wait_end=False)
+        assert record.outcome == "caller_hangup"  # the call ends in the journal
+        report = await recovered(bench)  # nobody touches the simulator: the line's own hook does
+        assert report["last_recovery"] == "power" and not report["faults"]
+        assert caller_id_after_last_reset(bench.sim.commands)
+        _, record = await bench.call(CALLER, KEYS)
+        assert record.outcome == "reset"
+        assert [c["outcome"] for c in bench.appliance.journal.calls()] == ["reset", "caller_hangup"]
+
+    run_bench("generic", scenario, timings=RECOVERY, line=lambda sim: {"power_cycle": sim.power_cycle})
+
+
+def test_a_vanished_port_is_reopened_under_its_configured_name(run_bench: Callable[..., None]) -> None:
+    async def scenario(bench: Bench) -> None:
+        await bench.up()
+        before = len(bench.sim.commands)
+        bench.sim.vanish(reappear_after=10.0)  # line seconds: the pty is closed and a new one linked later
+        report = await recovered(bench)
+        assert report["last_recovery"] in ("probe", "reset") and report["port"].endswith("/modem")
+        assert caller_id_after_last_reset(bench.sim.commands[before:])
+        _, record = await bench.call(CALLER, KEYS)
+        assert record.outcome == "reset"
+
+    run_bench("cx93010", scenario, timings=RECOVERY)
+
+
+def test_without_any_rung_left_the_line_is_down_then_comes_back_when_the_stick_does(
+    run_bench: Callable[..., None],
+) -> None:
+    async def scenario(bench: Bench) -> None:
+        await bench.up()
+        bench.sim.go_silent()
+        state = await bench.loop.run_in_executor(None, bench.line.wait_state, ("down",), 10.0)
+        assert state == "down" and bench.line.report()["last_recovery"] == "failed"
+        assert "recovery failed after every rung" in bench.line.report()["last_error"]
+        bench.sim.power_cycle()  # a technician replugs it
+        report = await recovered(bench)
+        assert caller_id_after_last_reset(bench.sim.commands)
+        assert report["state"] == "up"
+
+    run_bench("usr5637", scenario, timings=RECOVERY)
+
+
+@pytest.fixture
+def sysfs(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A fake sysfs: class/tty/ttyACM7 → a USB device 1-1.3, and the usb driver's unbind/bind files; `bind` is a
+    FIFO whose writes the test hands to `on_bind` (the simulated stick re-enumerating, as a real rebind does)."""
+    root = tmp_path / "sys"
+    interface = root / "devices" / "1-1.3" / "1-1.3:1.0"
+    interface.mkdir(parents=True)
+    (root / "devices" / "1-1.3" / "idVendor").write_text("0baf\n")
+    tty = root / "class" / "tty" / "ttyACM7"
+    tty.mkdir(parents=True)
+    (tty / "device").symlink_to(interface)
+    driver = root / "bus" / "usb" / "drivers" / "usb"
+    driver.mkdir(parents=True)
+    (driver / "unbind").write_text("")
+    os.mkfifo(driver / "bind")
+    state: dict[str, Any] = {"sys_tty": root / "class" / "tty", "usb_driver": driver, "bound": [], "on_bind": None}
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            with open(driver / "bind") as fifo:
+                data = fifo.read()
+            if data and not stop.is_set():
+                state["bound"].append(data)
+                if state["on_bind"] is not None:
+                    state["on_bind"]()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    yield state
+    stop.set()
+    try:
+        os.close(os.open(driver / "bind", os.O_WRONLY | os.O_NONBLOCK))  # wake the reader's open()
+    except OSError:
+        pass
+    reader.join(2)
+
+
+def test_usb_unbind_and_bind_through_sysfs_brings_a_hung_stick_back(
+    run_bench: Callable[..., None], sysfs: dict[str, Any],
+) -> None:
+    async def scenario(bench: Bench) -> None:
+        sysfs["on_bind"] = bench.sim.power_cycle
+        await bench.up()
+        bench.sim.go_silent()  # ATZ cannot help: only the USB rebind (or a power cut) does
+        report = await recovered(bench)
+        assert report["last_recovery"] == "usb"
+        assert (sysfs["usb_driver"] / "unbind").read_text() == "1-1.3" and sysfs["bound"] == ["1-1.3"]
+        assert caller_id_after_last_reset(bench.sim.commands)
+        _, record = await bench.call(CALLER, KEYS)
+        assert record.outcome == "reset"
+
+    def line(sim: V253Simulator) -> dict[str, Any]:
+        return {"sys_tty": sysfs["sys_tty"], "usb_driver": sysfs["usb_driver"]}
+
+    run_bench("generic", scenario, timings=RECOVERY, link="ttyACM7", line=line)
