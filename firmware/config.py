@@ -40,6 +40,13 @@ trusted_peers = ["192.0.2.10"]
 name = "pots0"
 kind = "v253"
 port = "/dev/resetline/voice-modem"
+profile = "cx93010"               # generic | usr5637 | cx93010
+dtmf = "detector"                 # or "modem" (the stick's own <DLE> reports)
+busy_hz = 425                     # the exchange's busy tone after the caller hangs up (measure it: docs/v253.md)
+busy_on_s = 0.5                   # its cadence: tone on …
+busy_off_s = 0.5                  # … tone off
+busy_tolerance = 0.3              # each period within ±30 % of the above
+busy_cycles = 2                   # on/off cycles heard before the call counts as ended
 ```
 """
 from __future__ import annotations
@@ -145,8 +152,19 @@ class V253LineConfig:
     baudrate: int = 115200
     profile: str = "generic"
     dtmf: str = "modem"  # "modem" reports, or "detector" on the received audio
+    # the exchange's busy tone, recognised on the received audio as the caller's hang-up (V253Timings' names)
+    busy_hz: float = 425.0
+    busy_on_s: float = 0.5
+    busy_off_s: float = 0.5
+    busy_tolerance: float = 0.3
+    busy_cycles: int = 2
+
+    def tone_settings(self) -> dict[str, Any]:
+        """The busy-tone cadence as `drivers.v253.V253Timings` fields: `V253Timings(**line.tone_settings())`."""
+        return {name: getattr(self, name) for name in BUSY_KEYS}
 
 
+BUSY_KEYS = ("busy_hz", "busy_on_s", "busy_off_s", "busy_tolerance", "busy_cycles")
 LineConfig = SimLineConfig | GsmLineConfig | SipLineConfig | V253LineConfig
 LINE_TYPES: dict[str, type] = {"sim": SimLineConfig, "gsm": GsmLineConfig, "sip": SipLineConfig, "v253": V253LineConfig}
 LINE_KINDS = tuple(LINE_TYPES)
@@ -172,6 +190,11 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "line.baudrate": (300, 4_000_000),
     "line.max_calls": (1, 64),
     "line.power_gpio": (0, 40),
+    "line.busy_hz": (300, 700),  # E.180 busy and congestion tones lie between 400 and 660 Hz
+    "line.busy_on_s": (0.1, 2.0),  # shorter than 0.1 s cannot be timed in 20 ms blocks within the tolerance
+    "line.busy_off_s": (0.1, 2.0),
+    "line.busy_tolerance": (0.05, 0.5),
+    "line.busy_cycles": (1, 10),
     "lockout.window_h": (1, 24 * 30),
 }
 

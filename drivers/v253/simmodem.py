@@ -65,6 +65,7 @@ class SimOptions:
     caller_id: str = "formatted"  # formatted, compact, garbage-date, hex, unavailable, none
     cid_after_ring: int = 1
     exchange: str = "busy"  # what the caller's hang-up sounds like: "busy" tone, or "silent"
+    busy: tuple[float, float, float] = (425.0, 0.5, 0.5)  # the exchange's busy tone: Hz, on s, off s
     dtmf_reports: bool | None = None  # None: as the dialect does
     echo: float = 0.0  # the box's own audio back in the received stream (no echo canceller), linear gain
     buffer_s: float = BUFFER_S
@@ -77,7 +78,7 @@ class SimulatedV253:
         self.hooks = hooks
         self.ear = ear
         self.options = options
-        self.far = FarAudio()
+        self.far = FarAudio(busy_hz=options.busy[0], busy_on_s=options.busy[1], busy_off_s=options.busy[2])
         self._buffer_floor_s = 0.3 * speed  # line seconds: a fast simulator holds at least 0.3 s of wall time
         self.commands: list[str] = []
         self.stats = {"overflow_bytes": 0, "underruns": 0, "vit_expired": 0, "max_buffered_s": 0.0}
@@ -356,7 +357,8 @@ class SimulatedV253:
 
     def end_call(self) -> None:
         call, self.call = self.call, None
-        self.far = FarAudio()
+        self.far = FarAudio(busy_hz=self.options.busy[0], busy_on_s=self.options.busy[1],
+                            busy_off_s=self.options.busy[2])
         if call is not None:
             if call.ring is not None:
                 call.ring.cancel()

@@ -49,13 +49,14 @@ class V253Simulator(PtySimulator):
         caller_id: str = "formatted",
         cid_after_ring: int = 1,
         exchange: str = "busy",
+        busy: tuple[float, float, float] = (425.0, 0.5, 0.5),
         dtmf_reports: bool | None = None,
         echo: float = 0.0,
     ) -> None:
         super().__init__(profile, tuple(DIALECTS), speed=speed, post=post, link=link)
         ids = tuple(prompt_ids) if prompt_ids is not None else _all_ids(prompts)
         self._ear = PromptEar(prompts, ids, self._tell_prompt, self._tell_silent)
-        options = SimOptions(caller_id=caller_id, cid_after_ring=cid_after_ring, exchange=exchange,
+        options = SimOptions(caller_id=caller_id, cid_after_ring=cid_after_ring, exchange=exchange, busy=busy,
                              dtmf_reports=dtmf_reports, echo=echo)
         self._modem = SimulatedV253(DIALECTS[profile], self, self._ear, options, speed=speed)
         self._t0 = time.monotonic()

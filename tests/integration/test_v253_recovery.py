@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from drivers.v253 import V253Simulator, V253Timings
+from firmware.config import V253LineConfig, parse
 from test_v253_calls import CALLER, KEYS, SPEED, Bench, run_bench  # noqa: F401  (run_bench is a fixture)
 
 RECOVERY = V253Timings(command_s=0.5, probe_s=0.3, connect_s=1.0, stream_idle_s=0.5, port_return_s=0.3,
@@ -139,3 +140,29 @@ def test_usb_unbind_and_bind_through_sysfs_brings_a_hung_stick_back(
         return {"sys_tty": sysfs["sys_tty"], "usb_driver": sysfs["usb_driver"]}
 
     run_bench("generic", scenario, timings=RECOVERY, link="ttyACM7", line=line)
+
+
+# -- the busy-tone cadence from the configuration -----------------------------------------------------------------------
+@pytest.mark.parametrize("configured, recognised", [((480.0, 0.25, 0.25), True), ((425.0, 0.5, 0.5), False)])
+def test_the_configured_busy_cadence_is_what_ends_the_call(
+    configured: tuple[float, float, float], recognised: bool, run_bench: Callable[..., None],
+) -> None:
+    """The exchange plays 480 Hz 0.25/0.25 s (a cadence other than the default) and the stick reports nothing
+    (generic): the call ends on our cadence detector only when the TOML says that cadence."""
+    hz, on, off = configured
+    (pots,) = parse({"line": [{"name": "v0", "kind": "v253", "port": "x", "busy_hz": hz, "busy_on_s": on,
+                               "busy_off_s": off}]}).lines
+    assert isinstance(pots, V253LineConfig)
+    timings = V253Timings(**pots.tone_settings(), command_s=1.0, probe_s=0.5, connect_s=1.0,
+                          stream_idle_s=0.5, silence_s=4.0).at_speed(SPEED)
+
+    async def scenario(bench: Bench) -> None:
+        await bench.up()
+        _, record = await bench.call(CALLER, "", when={"welcome": bench.hang_up})
+        reasons = list(bench.line.report()["hangups"])
+        if recognised:
+            assert record.outcome == "caller_hangup" and reasons == ["busy tone"]
+        else:  # the box went on talking to an empty line until the menu timed out
+            assert record.outcome == "timeout" and not any(r.startswith("busy tone") for r in reasons), reasons
+
+    run_bench("generic", scenario, timings=timings, sim={"busy": (480.0, 0.25, 0.25)})
