@@ -12,10 +12,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from drivers.line import EventSink, PromptSource, Post
 from drivers.serialmodem.lineshell import LineShell
+from drivers.serialmodem.usb import SYS_TTY, SYS_USB_DRIVER
 
 from . import GsmError
 from .audiocheck import NOT_AVAILABLE, AudioCheck
@@ -61,7 +63,10 @@ class GsmLine(LineShell):
         sms_notice: bool = False,
         prompt_ids: Sequence[str] | None = None,
         timings: GsmTimings = GsmTimings(),
+        sys_tty: Path = SYS_TTY,
+        usb_driver: Path = SYS_USB_DRIVER,
     ) -> None:
+        """`sys_tty`/`usb_driver`: where sysfs is for the USB rebind rung (changed only on a bench or in tests)."""
         self.name = name
         self._url = port
         self._profile = find_profile(profile)
@@ -85,7 +90,7 @@ class GsmLine(LineShell):
                               clock=time.monotonic, prompts=prompts, stored=self._stored.__contains__,
                               audio_port=audio_port if audio == "usb-pcm" else None, defer=self._request)
         self._ladder = gsm_ladder(name, port, self._profile.reset, timings, self._open_session,
-                                      self._stop.wait, power_cycle)
+                                      self._stop.wait, power_cycle, sys_tty=sys_tty, usb_driver=usb_driver)
         self._trouble: GsmError | None = None
         self._reinit: str | None = None
         self._last_reply = 0.0

@@ -5,8 +5,10 @@ the same port path (a udev name, stable across re-enumeration) or with the next 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from drivers.serialmodem.recovery import RUNGS, LadderSteps, RecoveryLadder
+from drivers.serialmodem.usb import SYS_TTY, SYS_USB_DRIVER
 
 from .bringup import ModemUnresponsive
 from .engine import Command
@@ -25,6 +27,9 @@ def gsm_ladder(
     open_session: Callable[[], ModemSession],
     stopping: Callable[[float], bool],
     power_cycle: Callable[[], None] | None,
+    *,
+    sys_tty: Path = SYS_TTY,
+    usb_driver: Path = SYS_USB_DRIVER,
 ) -> RecoveryLadder[ModemSession]:
     def probe(session: ModemSession) -> bool:
         try:
@@ -42,4 +47,5 @@ def gsm_ladder(
     steps = LadderSteps(open=open_session, probe=probe, reset=reset, lost=PortLost,
                         failures=(ModemUnresponsive, PortLost))
     return RecoveryLadder(name, url, steps, reset_name=reset_command, port_return_s=timings.port_return_s,
-                          reboot_s=timings.reboot_s, stopping=stopping, power_cycle=power_cycle)
+                          reboot_s=timings.reboot_s, stopping=stopping, power_cycle=power_cycle,
+                          sys_tty=sys_tty, usb_driver=usb_driver)

@@ -54,12 +54,12 @@ class Bench:
 
     def __init__(self, profile: str, state_dir: Path, tmp: Path, *, audio: str = "modem-files",
                  sim: dict[str, Any] | None = None, line: dict[str, Any] | None = None,
-                 notices: NoticeSettings = NoticeSettings()) -> None:
+                 notices: NoticeSettings = NoticeSettings(), link: str = "modem") -> None:
         self.loop = asyncio.get_running_loop()
         self.appliance = Appliance(Config(), state_dir, notices=notices)
         self.scheduler = AsyncioScheduler(self.loop, SPEED)
         self.checker = ThreadChecker(self.appliance.verifier.check, self.loop.call_soon_threadsafe)
-        self.sim = ModemSimulator(profile, speed=SPEED, post=self.loop.call_soon_threadsafe, link=tmp / "modem",
+        self.sim = ModemSimulator(profile, speed=SPEED, post=self.loop.call_soon_threadsafe, link=tmp / link,
                                   audio=audio == "usb-pcm", prompts=self.appliance.prompts, prompt_ids=PLAYABLE,
                                   **(sim or {}))
         self.sim.start()

@@ -5,8 +5,6 @@ back alone with caller ID on again, and the next call works."""
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 
 from drivers.v253 import V253Simulator, V253Timings
 from firmware.config import V253LineConfig, parse
+from fake_sysfs import fake_sysfs
 from test_v253_calls import CALLER, KEYS, SPEED, Bench, run_bench  # noqa: F401  (run_bench is a fixture)
 
 RECOVERY = V253Timings(command_s=0.5, probe_s=0.3, connect_s=1.0, stream_idle_s=0.5, port_return_s=0.3,
@@ -86,40 +85,8 @@ def test_without_any_rung_left_the_line_is_down_then_comes_back_when_the_stick_d
 
 @pytest.fixture
 def sysfs(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A fake sysfs: class/tty/ttyACM7 → a USB device 1-1.3, and the usb driver's unbind/bind files; `bind` is a
-    FIFO whose writes the test hands to `on_bind` (the simulated stick re-enumerating, as a real rebind does)."""
-    root = tmp_path / "sys"
-    interface = root / "devices" / "1-1.3" / "1-1.3:1.0"
-    interface.mkdir(parents=True)
-    (root / "devices" / "1-1.3" / "idVendor").write_text("0baf\n")
-    tty = root / "class" / "tty" / "ttyACM7"
-    tty.mkdir(parents=True)
-    (tty / "device").symlink_to(interface)
-    driver = root / "bus" / "usb" / "drivers" / "usb"
-    driver.mkdir(parents=True)
-    (driver / "unbind").write_text("")
-    os.mkfifo(driver / "bind")
-    state: dict[str, Any] = {"sys_tty": root / "class" / "tty", "usb_driver": driver, "bound": [], "on_bind": None}
-    stop = threading.Event()
-
-    def read() -> None:
-        while not stop.is_set():
-            with open(driver / "bind") as fifo:
-                data = fifo.read()
-            if data and not stop.is_set():
-                state["bound"].append(data)
-                if state["on_bind"] is not None:
-                    state["on_bind"]()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    yield state
-    stop.set()
-    try:
-        os.close(os.open(driver / "bind", os.O_WRONLY | os.O_NONBLOCK))  # wake the reader's open()
-    except OSError:
-        pass
-    reader.join(2)
+    with fake_sysfs(tmp_path, "ttyACM7") as state:
+        yield state
 
 
 def test_usb_unbind_and_bind_through_sysfs_brings_a_hung_stick_back(
