@@ -176,6 +176,7 @@ class CallDesk:
             self.path.off_hook()
             return
         log.error("%s: answering failed (%s)", self._name, failed.describe())
+        self._status.set(last_error=f"answering failed: {failed.describe()} (thess #11: off-hook refused?)")
         self._remote_gone("answer failed")
         if failed.status != "error":
             self._trouble(f"answering: {failed.describe()}")

@@ -133,6 +133,9 @@ def _vls(modem: SimulatedV253, found: re.Match[str]) -> list[str] | None:
         return []
     if found.group(1) != "1":
         return None
+    if modem.refuse_off_hook > 0:  # fault: the relay or DAA does not take the line (thess #11)
+        modem.refuse_off_hook -= 1
+        return None
     modem.off_hook = True
     call = modem.call
     if call is not None and not call.gone:

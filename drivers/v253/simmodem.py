@@ -84,6 +84,7 @@ class SimulatedV253:
         self.stats = {"overflow_bytes": 0, "underruns": 0, "vit_expired": 0, "max_buffered_s": 0.0}
         self.silent = False  # fault: hears and says nothing
         self.garbage: int | None = 0  # fault: answer the next N commands (None: all) with garbage
+        self.refuse_off_hook = 0  # fault: the next N AT+VLS=1 answered ERROR
         self.call: SimCall | None = None
         self._line = bytearray()
         self._dle = False

@@ -93,6 +93,10 @@ class V253Simulator(PtySimulator):
         """A burst of line noise, unsolicited."""
         self._do(lambda: self.send(data))
 
+    def refuse_off_hook(self, count: int = 1) -> None:
+        """The next `count` `AT+VLS=1` are answered ERROR: the stick cannot take the line off-hook."""
+        self._do(lambda: setattr(self._modem, "refuse_off_hook", count))
+
     def far_goes_silent(self) -> None:
         """The far end vanishes without a sound: no busy tone, no loop drop, no report (only silence)."""
         def gone() -> None:
