@@ -28,6 +28,9 @@ kind = "gsm"
 port = "/dev/resetline/ec25-at"   # or any pyserial URL: socket://host:port, spy:///dev/ttyUSB2
 profile = "ec25"                  # ec25 | sim7600 | sim800 (lab and legacy only: 2G is off in Vietnam)
 audio = "modem-files"             # or "usb-pcm" with audio_port
+sms_notice = true                 # text the caller after a reset (docs/modems.md)
+# dtmf_dedup_s = 0.15             # per-carrier key timing: repeated reports of one key within this are one press
+# dtmf_window_s = 0.6             # usb-pcm: a modem report and the tones of one key this close are one press
 
 [[line]]                # an FXO gateway or trunk
 name = "sip0"
@@ -111,6 +114,13 @@ class GsmLineConfig:
     audio_port: str | None = None
     power_gpio: int | None = None
     sms_notice: bool = False
+    # per-carrier key timing (field failures: a key reported twice, or as tones and a report; GsmTimings' fields)
+    dtmf_dedup_s: float = 0.15  # a second report of the same key within this is the same press
+    dtmf_window_s: float = 0.6  # usb-pcm: a report and an in-band press of one key this close are one press
+
+    def timing_settings(self) -> dict[str, Any]:
+        """The key timing as `drivers.gsm.GsmTimings` fields: `GsmTimings(**line.timing_settings())`."""
+        return {"dedup_s": self.dtmf_dedup_s, "key_window_s": self.dtmf_window_s}
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "line.baudrate": (300, 4_000_000),
     "line.max_calls": (1, 64),
     "line.power_gpio": (0, 40),
+    "line.dtmf_dedup_s": (0.02, 1.0),
+    "line.dtmf_window_s": (0.05, 2.0),
     "line.busy_hz": (300, 700),  # E.180 busy and congestion tones lie between 400 and 660 Hz
     "line.busy_on_s": (0.1, 2.0),  # shorter than 0.1 s cannot be timed in 20 ms blocks within the tolerance
     "line.busy_off_s": (0.1, 2.0),

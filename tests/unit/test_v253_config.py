@@ -1,4 +1,4 @@
-"""The V.253 line's busy-tone keys in the TOML: parsed, bounded with errors naming the key, and handed to the
+"""The V.253 and GSM line keys in the TOML (busy-tone cadence, per-carrier key timing): parsed, bounded with errors
 driver's V253Timings; the module docstring's example stays loadable."""
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ def test_the_docstring_example_loads_with_the_v253_keys() -> None:
     config = parse(tomllib.loads(example.group(1)))
     pots = next(c for c in config.lines if isinstance(c, V253LineConfig))
     assert pots.busy_hz == 425 and pots.busy_cycles == 2 and pots.dtmf == "detector"
+
+
+def test_gsm_per_carrier_key_timing_reaches_the_drivers_timings() -> None:
+    from drivers.gsm import GsmTimings
+    from firmware.config import GsmLineConfig
+
+    (gsm,) = parse({"line": [{"name": "gsm0", "kind": "gsm", "port": "/dev/x", "dtmf_dedup_s": 0.4,
+                              "dtmf_window_s": 1.0, "sms_notice": True}]}).lines
+    assert isinstance(gsm, GsmLineConfig) and gsm.sms_notice
+    timings = GsmTimings(**gsm.timing_settings())
+    assert (timings.dedup_s, timings.key_window_s) == (0.4, 1.0)
+    assert GsmTimings(**GsmLineConfig(name="g", port="p").timing_settings()) == GsmTimings()
+    with pytest.raises(ConfigError, match=r"line\[0\]\.dtmf_dedup_s: must be between 0\.02 and 1"):
+        parse({"line": [{"name": "gsm0", "kind": "gsm", "port": "/dev/x", "dtmf_dedup_s": 5}]})
