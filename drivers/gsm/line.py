@@ -167,8 +167,12 @@ class GsmLine(LineShell):
             raise SmsError(f"the line is {state}")
         job = SmsJob()
         self._request(lambda: self._send_sms(commands, job))
-        if not job.done.wait(self._t.sms_s + len(commands) * self._t.command_s + 5.0):
-            raise SmsError("the line did not finish sending the SMS in time")
+        deadline = time.monotonic() + self._t.sms_s + len(commands) * self._t.command_s + 5.0
+        while not job.done.wait(0.1):
+            if self._stop.is_set():
+                raise SmsError("the line is closing")
+            if time.monotonic() >= deadline:
+                raise SmsError("the line did not finish sending the SMS in time")
         if job.error is not None:
             raise SmsError(job.error)
 
