@@ -6,17 +6,15 @@ V.253 drivers plug in here). Nothing falls back silently from a real back end to
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from drivers.clock import Scheduler
 from drivers.line import IncomingCall, Line, LineEvent
 from voice_prompts.catalog import PromptCatalog
 
 from .call_session import CallSession, Checker
-from .callflow import PLAYABLE, CheckDone, Verdict
+from .callflow import PLAYABLE
 from .config import Config
 from .journal import CallRecord, Journal
 from .keys import load_central_public_key, load_or_create_secret
@@ -81,33 +79,6 @@ class Appliance:
         self.journal.close()
 
 
-@runtime_checkable
-class SmsLine(Protocol):
-    """A line that can text the caller after a reset (the GSM driver with `sms_notice = true`)."""
-
-    sms_notice: bool
-    in_call: bool
-
-    def send_sms(self, number: str, text: str) -> None: ...
-
-
-class _NoticeOnReset:
-    """Passes checks through and queues the post-reset SMS notice when a verdict is a reset."""
-
-    def __init__(self, checker: Checker, notices: NoticeWorker, line: str) -> None:
-        self._checker = checker
-        self._notices = notices
-        self._line = line
-
-    def submit(self, caller: str, code: str, call_ref: str, done: Callable[[CheckDone], None]) -> None:
-        def verdict(result: CheckDone) -> None:
-            if result.verdict is Verdict.RESET:
-                self._notices.queue(call_ref, self._line, caller, time.time())
-            done(result)
-
-        self._checker.submit(caller, code, call_ref, verdict)
-
-
 class Switchboard:
     """Receives one line's events and hands each call's events to its own session."""
 
@@ -122,12 +93,9 @@ class Switchboard:
         self._appliance = appliance
         self._line = line
         self._scheduler = scheduler
-        self._checker = checker
+        self._checker = appliance.notices.wrap(line, checker, busy=lambda: bool(self.sessions))  # SMS after a reset
         self._on_session = on_session
         self.sessions: dict[str, CallSession] = {}
-        if isinstance(line, SmsLine) and line.sms_notice:
-            appliance.notices.register(line.name, line.send_sms, lambda: bool(self.sessions) or line.in_call)
-            self._checker = _NoticeOnReset(checker, appliance.notices, line.name)
 
     def __call__(self, event: LineEvent) -> None:
         if isinstance(event, IncomingCall):

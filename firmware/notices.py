@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Protocol, runtime_checkable
 
 import nacl.exceptions
 import nacl.secret
@@ -28,6 +29,8 @@ from nacl.public import PublicKey
 from drivers import DriverError
 
 from . import FirmwareError
+from .call_session import Checker
+from .callflow import CheckDone, Verdict
 from .journal import Journal, NoticeRow
 from .phone import mask_phone
 from .sealing import seal
@@ -66,6 +69,34 @@ class NoticeSettings:
         return float(min(self.retry_s * 2 ** max(attempts - 1, 0), self.max_retry_s))
 
 
+@runtime_checkable
+class SmsLine(Protocol):
+    """A line that can text the caller after a reset (the GSM driver with `sms_notice = true`)."""
+
+    name: str
+    sms_notice: bool
+    in_call: bool
+
+    def send_sms(self, number: str, text: str) -> None: ...
+
+
+class NoticeOnReset:
+    """A checker that passes checks through and queues the post-reset notice when a verdict is a reset."""
+
+    def __init__(self, checker: Checker, notices: NoticeWorker, line: str) -> None:
+        self._checker = checker
+        self._notices = notices
+        self._line = line
+
+    def submit(self, caller: str, code: str, call_ref: str, done: Callable[[CheckDone], None]) -> None:
+        def verdict(result: CheckDone) -> None:
+            if result.verdict is Verdict.RESET:
+                self._notices.queue(call_ref, self._line, caller, time.time())
+            done(result)
+
+        self._checker.submit(caller, code, call_ref, verdict)
+
+
 @dataclass
 class _Sender:
     send: Send
@@ -96,6 +127,15 @@ class NoticeWorker:
         self._lock = threading.Lock()
 
     # -- wiring (composition root) --------------------------------------------------------------------------------
+    def wrap(self, line: object, checker: Checker, busy: Busy) -> Checker:
+        """The Switchboard's checker for `line`: unchanged unless the line sends notices; then its resets queue a
+        notice, and the line sends it whenever neither `busy()` (the Switchboard has a call) nor the line's own
+        `in_call` holds."""
+        if not (isinstance(line, SmsLine) and line.sms_notice):
+            return checker
+        self.register(line.name, line.send_sms, lambda: busy() or line.in_call)
+        return NoticeOnReset(checker, self, line.name)
+
     def register(self, line: str, send: Send, busy: Busy, *, start: bool = True) -> None:
         """Line `line` sends notices with `send` whenever `busy()` is false; starts the worker unless `start` is
         False (tests then drive `pass_once` themselves)."""

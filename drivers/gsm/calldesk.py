@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
-
 import time
+from collections.abc import Callable, Sequence
 
 from drivers.line import (EventSink, IncomingCall, KeyPressed, LineEvent, PlaybackFinished, Post, PromptSource,
                           RemoteHangup)
