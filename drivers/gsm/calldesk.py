@@ -75,7 +75,7 @@ class CallDesk:
 
     @property
     def pcm_stream(self) -> PcmStream | None:
-        """The usb-pcm stream; its `on_audio` is the in-band DTMF detector's hook (issue 6)."""
+        """The usb-pcm stream; its `on_audio` feeds our in-band DTMF receiver during a call."""
         return self._stream
 
     @property

@@ -133,7 +133,7 @@ class GsmLine(LineShell):
 
     @property
     def pcm_stream(self) -> PcmStream | None:
-        """usb-pcm only: the stream whose `on_audio` hook will feed the in-band DTMF detector (issue 6)."""
+        """usb-pcm only: the PCM stream of a call; its `on_audio` feeds our in-band DTMF receiver."""
         return self._desk.pcm_stream
 
     def wait_state(self, states: Sequence[str], timeout: float) -> str:

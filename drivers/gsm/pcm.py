@@ -2,8 +2,8 @@
 on the NMEA port, SIM7600 `AT+CPCMREG=1` on interface 4).
 
 One thread per connected call writes a 20 ms frame (320 bytes) every `frame_s`, the prompts' samples while a list
-plays and digital silence otherwise, and reads what the modem sends: `on_audio` is the hook where the in-band DTMF
-detector (issue 6) will listen. Until it exists, keys come from the modem's reports only.
+plays and digital silence otherwise, and reads what the modem sends: `on_audio` is where our in-band DTMF
+receiver listens (set by the call desk for each call; keys are counted once with the modem's reports).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class PcmStream:
         self._url = url
         self._finished = finished
         self._frame_s = frame_s
-        self.on_audio = on_audio  # the in-band DTMF detector's hook (issue 6): received call audio, s16le
+        self.on_audio = on_audio  # received call audio (s16le) on the PCM thread
         self._lock = threading.Lock()
         self._frames: deque[bytes] = deque()
         self._playing: tuple[str, int] | None = None
