@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import subprocess
+
 import pytest
 
-from daemon_rig import Daemon
+from daemon_rig import REPO, RESETLINE, Daemon
 from drivers.gsm import ModemSimulator
 
 POWER_PIN = 17
@@ -97,6 +99,28 @@ class Rig:
         with sqlite3.connect(self.state / "journal.db") as db:
             return list(db.execute("SELECT line, caller_masked, outcome FROM calls ORDER BY id"))
 
+    def outbox(self) -> list[str]:
+        """call_ref of every reset event, oldest first."""
+        with sqlite3.connect(self.state / "journal.db") as db:
+            return [row[0] for row in db.execute("SELECT call_ref FROM outbox ORDER BY id")]
+
+    def call_refs(self) -> list[str]:
+        with sqlite3.connect(self.state / "journal.db") as db:
+            return [row[0] for row in db.execute("SELECT call_ref FROM calls ORDER BY id")]
+
+    def import_accounts(self) -> None:
+        subprocess.run([str(RESETLINE), "snapshot", "import", "--csv", str(REPO / "examples" / "accounts.csv"),
+                        "--state-dir", str(self.state), "--kdf-n", "1024"], check=True, capture_output=True)
+
+    def reset_call(self) -> Far:
+        """The first account of examples/accounts.csv calls and asks for a reset."""
+        far = self.call("0912345678")
+        far.wait_heard("welcome")
+        for key in "80123456789":
+            self.sim.press(key)
+            time.sleep(0.05)
+        return far
+
     def close(self) -> None:
         for daemon in self.daemons:
             daemon.close()
@@ -142,18 +166,20 @@ def test_a_modem_that_stops_answering_is_power_cycled_through_gpio(rig: Rig) -> 
     assert box.terminate() == 0
 
 
-def test_sigkill_during_a_call_leaves_the_call_in_the_journal(rig: Rig) -> None:
+def test_sigkill_while_the_password_is_read_loses_neither_call_nor_reset(rig: Rig) -> None:
+    rig.import_accounts()
     box = rig.start()
     box.notify.wait_for("READY", "1")
     rig.wait_line(box, "up")
-    far = rig.call()
-    far.wait_heard("welcome")
+    far = rig.reset_call()
+    far.wait_heard("new_password")
     box.kill()
     rig.sim.caller_hangs_up()
     second = rig.start()
     second.notify.wait_for("READY", "1")
     rig.wait_line(second, "up")
     assert rig.journal() == [("gsm0", "09******78", "error")]  # cut by the kill, journalled at the next start
+    assert rig.outbox() == rig.call_refs()  # the reset committed before the password was spoken is there
     assert "1 call(s) cut by the last stop journalled as error" in second.text()
     rig.call().wait_heard("welcome")
     assert second.terminate() == 0
@@ -172,6 +198,20 @@ def test_sigkill_during_a_modem_reset(rig: Rig) -> None:
     rig.wait_line(second, "up")
     rig.call().wait_heard("welcome")
     assert second.terminate() == 0
+
+
+def test_sigterm_lets_the_call_in_progress_finish(rig: Rig) -> None:
+    rig.import_accounts()
+    box = rig.start()
+    box.notify.wait_for("READY", "1")
+    rig.wait_line(box, "up")
+    far = rig.reset_call()
+    far.wait_heard("new_password")
+    box.proc.send_signal(15)
+    assert box.proc.wait(timeout=60) == 0
+    assert "goodbye" in far.heard and far.heard.count("new_password") == 1 and far.hung_up.is_set()
+    assert rig.journal() == [("gsm0", "09******78", "reset")] and rig.outbox() == rig.call_refs()
+    assert box.notify.seen("STOPPING", "1")
 
 
 def test_a_stuck_loop_stops_the_watchdog(rig: Rig) -> None:
