@@ -126,6 +126,7 @@ class DaemonSettings:
     drain_s: float = 60.0  # at SIGTERM, calls in progress get this long to finish
     tick_s: float = 0.1  # front panel
     flush_every_s: float = 5.0  # call records kept in memory: written again this often
+    speed: float = 1.0  # > 1 only with simulated lines (bench/soak.py): the call flow's clock runs faster
 
 
 class Daemon:
@@ -151,6 +152,7 @@ class Daemon:
                            hold_s=gpio.console_hold_s) if pins is not None and gpio.panel_pins() else None
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.scheduler: AsyncioScheduler | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
     async def serve(self, stop: asyncio.Event) -> None:
@@ -167,7 +169,7 @@ class Daemon:
         else:
             if interrupted:
                 log.warning("%d call(s) cut by the last stop journalled as error", interrupted)
-        scheduler = AsyncioScheduler(loop)
+        scheduler = self.scheduler = AsyncioScheduler(loop, self.settings.speed)
         checker = ThreadChecker(self.appliance.verifier.check, loop.call_soon_threadsafe)
         await self.control.start()
         try:
