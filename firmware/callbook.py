@@ -6,13 +6,14 @@ so a call cut by a crash or SIGKILL is journalled at the next start (`Journal.cl
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import deque
 from typing import Any
 
 from drivers.clock import Scheduler
-from drivers.line import IncomingCall, Line, LineEvent
+from drivers.line import IncomingCall, Line, LineEvent, RemoteHangup
 
 from .appliance import Appliance, Switchboard
 from .call_session import CallSession, Checker
@@ -99,6 +100,7 @@ class ServingSwitchboard(Switchboard):
                  book: CallBook) -> None:
         super().__init__(appliance, line, scheduler, checker)
         self._book = book
+        self._cut: set[str] = set()
 
     def __call__(self, event: LineEvent) -> None:
         if isinstance(event, IncomingCall) and event.call_id not in self.sessions:
@@ -114,7 +116,18 @@ class ServingSwitchboard(Switchboard):
             return
         super().__call__(event)
 
+    def line_closed(self) -> None:
+        """The line was closed under its calls (a restart, or the stop after the drain): each call ends (its timers
+        cancelled by the flow) and is journalled as `error`, the box having cut it."""
+        for call_id, session in list(self.sessions.items()):
+            log.warning("line %s: call %s cut by the line's close", self._line.name, call_id)
+            self._cut.add(session.call_ref)
+            super().__call__(RemoteHangup(call_id))
+
     def _finished(self, record: CallRecord) -> None:
+        if record.call_ref in self._cut:
+            self._cut.discard(record.call_ref)
+            record = dataclasses.replace(record, outcome="error")
         try:
             super()._finished(record)
         except JournalError as exc:

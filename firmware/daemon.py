@@ -185,14 +185,22 @@ class Daemon:
         assert self._loop is not None
         post = self._loop.call_soon_threadsafe
 
+        boards: dict[int, ServingSwitchboard] = {}
+
         def build(line_config: configuration.LineConfig) -> Line:
             line = make_line(line_config, scheduler, self.appliance, post, pins=self.pins)
-            line.attach(ServingSwitchboard(self.appliance, line, scheduler, checker, self.book))
+            board = boards[id(line)] = ServingSwitchboard(self.appliance, line, scheduler, checker, self.book)
+            line.attach(board)
             return line
+
+        def closed(line: Line) -> None:
+            board = boards.pop(id(line), None)
+            if board is not None:
+                board.line_closed()
 
         first = [build(line_config) for line_config in self.appliance.config.lines]  # a bad line stops us here
         for line_config, line in zip(self.appliance.config.lines, first):
-            supervisor = LineSupervisor(line_config, build, self.settings.supervision, self._closer)
+            supervisor = LineSupervisor(line_config, build, self.settings.supervision, self._closer, closed)
             supervisor.begin(line)
             self.supervisors.append(supervisor)
             log.info("line %s (%s) started", line_config.name, line_config.kind)

@@ -51,8 +51,9 @@ def line_health(line: Line) -> dict[str, Any]:
 
 class LineSupervisor:
     def __init__(self, config: LineConfig, build: Callable[[LineConfig], Line], settings: Supervision,
-                 closer: concurrent.futures.Executor) -> None:
+                 closer: concurrent.futures.Executor, closed: Callable[[Line], None] | None = None) -> None:
         self.config = config
+        self._closed = closed  # told on the loop after a line is closed (its calls are over)
         self.name = config.name
         self._build = build
         self._s = settings
@@ -176,3 +177,5 @@ class LineSupervisor:
             log.error("line %s did not close within %.0f s: wedged", self.name, self._s.close_s)
         except Exception:  # a driver's close failing must not stop the supervision of the line
             log.exception("line %s: close failed", self.name)
+        if self._closed is not None:
+            self._closed(line)
