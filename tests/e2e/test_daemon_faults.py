@@ -34,6 +34,10 @@ backend = "sim"
 trace = "{trace}"
 power_key_s = 0.05
 power_off_wait_s = 0.1
+led_power = 5
+led_line = 6
+led_call = 13
+led_fault = 19
 """
 
 
@@ -147,6 +151,12 @@ def test_modem_unplugged_mid_call(rig: Rig) -> None:
     again = rig.call()
     again.wait_heard("welcome")  # the line serves again, by itself
     assert box.terminate() == 0
+    leds = [json.loads(line) for line in _lines(rig.trace)]
+    call_led = [change for change in leds if change["pin"] == 13]
+    assert [change["on"] for change in call_led[:2]] == [True, False]  # lit in the first call, dark once cut
+    in_call = call_led[0]["t"]
+    assert any(c["pin"] == 6 and not c["on"] and c["t"] > in_call for c in leds)  # line LED left steady on
+    assert [change["on"] for change in leds if change["pin"] == 5][-1] is False  # power LED off at exit
 
 
 def test_a_modem_that_stops_answering_is_power_cycled_through_gpio(rig: Rig) -> None:
