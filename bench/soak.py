@@ -59,7 +59,21 @@ class Ear:
             self.done.set_result(by_caller)
 
 
-async def caller_loop(daemon: Daemon, index: int, quota: int, failures: list[str]) -> None:
+class Progress:
+    """RSS after every `every` calls, to tell warm-up from a leak."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.done = 0
+        self.rss: list[tuple[int, float]] = []
+
+    def one(self) -> None:
+        self.done += 1
+        if self.done % self.every == 0:
+            self.rss.append((self.done, rss_mb()))
+
+
+async def caller_loop(daemon: Daemon, index: int, quota: int, failures: list[str], progress: Progress) -> None:
     supervisor = daemon.supervisors[index]
     assert daemon.scheduler is not None
     await asyncio.sleep(index * 0.05)  # lines do not all ring in the same millisecond
@@ -75,6 +89,7 @@ async def caller_loop(daemon: Daemon, index: int, quota: int, failures: list[str
             failures.append(f"{line.name} call {n}: did not end within 60 s")
             line.caller_hangs_up()
             continue
+        progress.one()
         if ear.readings != 2:
             failures.append(f"{line.name} call {n}: password heard {ear.readings} time(s)")
         await asyncio.sleep(0)  # the session finishes journalling before the next ring
@@ -95,7 +110,8 @@ async def soak(calls: int, lines: int, speed: float, state: Path) -> int:
     failures: list[str] = []
     start_rss, started = rss_mb(), time.monotonic()
     quotas = [calls // lines + (1 if i < calls % lines else 0) for i in range(lines)]
-    await asyncio.gather(*(caller_loop(daemon, i, q, failures) for i, q in enumerate(quotas)))
+    progress = Progress(max(1, calls // 10))
+    await asyncio.gather(*(caller_loop(daemon, i, q, failures, progress) for i, q in enumerate(quotas)))
     elapsed = time.monotonic() - started
     end_rss = rss_mb()
     stop.set()
@@ -114,6 +130,7 @@ async def soak(calls: int, lines: int, speed: float, state: Path) -> int:
         print(f"  {failure}")
     print(f"calls per second: {calls / elapsed:.1f} ({elapsed:.1f} s)")
     print(f"RSS: {start_rss:.1f} MB at start, {end_rss:.1f} MB at end")
+    print("RSS along the way: " + ", ".join(f"{done}: {mb:.1f}" for done, mb in progress.rss))
     print(f"journal: {outcomes}; outbox events: {outbox}")
     return 1 if failures else 0
 
