@@ -3,7 +3,7 @@ supervisors, switchboards, call book, journal with fsync, verifier in worker thr
 simulated lines, the call flow's clock running `--speed` times faster. Prints failures, calls per second and the
 process's RSS at start and end (goal: 0 failures, RSS flat).
 
-    .venv/bin/python bench/soak.py [--calls 10000] [--lines 40] [--speed 100]
+    .venv/bin/python bench/soak.py [--calls 10000] [--lines 40] [--speed 20]
 
 A failure is a call that did not end as `reset` with the password heard twice, or did not end within 60 s.
 """
@@ -139,7 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--lines", type=int, default=40)
-    parser.add_argument("--speed", type=float, default=100.0)
+    parser.add_argument("--speed", type=float, default=20.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="resetline-soak-") as tmp:

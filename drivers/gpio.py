@@ -78,7 +78,10 @@ class SimulatedPins:
             change = PinChange(time.monotonic(), pin, on)
             self.changes.append(change)
             if self._trace is not None:
-                self._trace.write(json.dumps({"t": round(change.at, 4), "pin": pin, "on": on}) + "\n")
+                try:
+                    self._trace.write(json.dumps({"t": round(change.at, 4), "pin": pin, "on": on}) + "\n")
+                except OSError as exc:  # the trace is a far side's view; the pin itself has changed
+                    raise GpioError(f"GPIO trace: {exc}") from exc
 
     def read(self, pin: int) -> bool:
         with self._lock:

@@ -268,8 +268,15 @@ class Daemon:
     async def _panel(self) -> None:
         if self.panel is None:
             return
+        failing = False
         while True:
-            self.panel.tick(self.panel_state(), time.monotonic())
+            try:
+                self.panel.tick(self.panel_state(), time.monotonic())
+                failing = False
+            except GpioError as exc:  # the LEDs are not worth a call: log once per spell, keep serving
+                if not failing:
+                    log.error("front panel: %s", exc)
+                failing = True
             await asyncio.sleep(self.settings.tick_s)
 
     async def _flusher(self) -> None:

@@ -116,9 +116,10 @@ class Rig:
         subprocess.run([str(RESETLINE), "snapshot", "import", "--csv", str(REPO / "examples" / "accounts.csv"),
                         "--state-dir", str(self.state), "--kdf-n", "1024"], check=True, capture_output=True)
 
-    def reset_call(self) -> Far:
-        """The first account of examples/accounts.csv calls and asks for a reset."""
-        far = self.call("0912345678")
+    def reset_call(self, far: Far | None = None) -> Far:
+        """The first account of examples/accounts.csv calls (or has called) and asks for a reset."""
+        if far is None:
+            far = self.call("0912345678")
         far.wait_heard("welcome")
         for key in "80123456789":
             self.sim.press(key)
@@ -138,16 +139,20 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     made.close()
 
 
-def test_modem_unplugged_mid_call(rig: Rig) -> None:
+def test_modem_unplugged_while_the_password_is_read(rig: Rig) -> None:
+    rig.import_accounts()
     box = rig.start()
     box.notify.wait_for("READY", "1")
     rig.wait_line(box, "up")
     far = rig.call()
     far.wait_heard("welcome")
-    assert rig.status(box)["calls_in_progress"][0]["line"] == "gsm0"
+    assert rig.status(box)["calls_in_progress"][0]["line"] == "gsm0"  # the menu waits 8 s for the key
+    rig.reset_call(far)
+    far.wait_heard("new_password")
     rig.sim.vanish(reappear_after=10)  # simulated seconds: 0.5 s here
     rig.wait_line(box, "up")
     assert rig.journal() == [("gsm0", "09******78", "caller_hangup")]
+    assert rig.outbox() == rig.call_refs()  # the reset event stays for central
     again = rig.call()
     again.wait_heard("welcome")  # the line serves again, by itself
     assert box.terminate() == 0
@@ -243,6 +248,7 @@ def test_a_stuck_loop_stops_the_watchdog(rig: Rig) -> None:
 
 
 def test_the_journal_disk_full(rig: Rig) -> None:
+    rig.import_accounts()
     box = rig.start()
     box.notify.wait_for("READY", "1")
     rig.wait_line(box, "up")
@@ -250,18 +256,18 @@ def test_the_journal_disk_full(rig: Rig) -> None:
     # No tmpfs or loop device without root: RLIMIT_FSIZE on the daemon makes every write past the current file
     # sizes fail (EFBIG; SQLite reports a disk I/O error), as a full card fails every write that needs a block.
     resource.prlimit(box.proc.pid, resource.RLIMIT_FSIZE, (max(sizes), resource.RLIM_INFINITY))
-    far = rig.call()
-    far.wait_heard("welcome")
-    rig.sim.caller_hangs_up()
+    far = rig.reset_call()
+    assert far.hung_up.wait(30), far.heard
+    assert "error" in far.heard and "new_password" not in far.heard  # an apology, never an unrecorded password
     deadline = time.monotonic() + 20
     while not (status := rig.status(box))["journal"]["records_waiting"]:
         assert time.monotonic() < deadline, box.text()[-3000:]
         time.sleep(0.1)
     assert {"code": 3, "what": "the journal cannot be written"} in status["faults"]
-    assert rig.journal() == []
+    assert rig.journal() == [] and rig.outbox() == []
     resource.prlimit(box.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     assert box.terminate() == 0  # the kept record is flushed on the way out
-    assert rig.journal() == [("gsm0", "09******78", "caller_hangup")]
+    assert rig.journal() == [("gsm0", "09******78", "error")] and rig.outbox() == []
 
 
 def _lines(path: Path) -> list[str]:
