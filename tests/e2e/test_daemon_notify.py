@@ -76,3 +76,11 @@ def test_a_second_daemon_on_the_same_runtime_dir_refuses(box: Daemon, tmp_path: 
     )
     assert second.returncode == 2 and "another daemon answers" in second.stderr
     assert box.status().returncode == 1  # the first one still answers
+
+
+def test_real_gpio_that_is_not_there_stops_the_daemon_with_a_reason(tmp_path: Path) -> None:
+    config = tmp_path / "pi.toml"
+    config.write_text('[gpio]\nbackend = "rpi"\nled_power = 5\n[[line]]\nname = "sim0"\nkind = "sim"\n')
+    result = subprocess.run([str(RESETLINE), "run", "--config", str(config), "--state-dir", str(tmp_path / "s"),
+                             "--runtime-dir", str(tmp_path / "run")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "RPi.GPIO is not usable here" in result.stderr  # no silent simulated pins
