@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
+
+#: What a line says about itself (`Reporting.report()["state"]`): coming up, serving, climbing its own recovery
+#: ladder, given up (it will not come back without help: the daemon's supervisor restarts it), closed.
+LINE_STATES = ("starting", "up", "recovering", "down", "stopped")
 
 #: Keys a caller can press on a DTMF keypad.
 KEYS = frozenset("0123456789*#ABCD")
@@ -89,3 +93,12 @@ class Line(Protocol):
         """Stop at once and drop the queue; no `PlaybackFinished` follows for the stopped playback."""
 
     def hang_up(self, call_id: str) -> None: ...
+
+
+@runtime_checkable
+class Reporting(Protocol):
+    """A line that can say how it is (the modem drivers do): `report()` returns at least `state` (one of
+    LINE_STATES), `last_error` (str or None) and `faults` (a list of str). Read from the daemon's loop thread: it
+    must not block. A line without it counts as up once `start()` has returned."""
+
+    def report(self) -> dict[str, Any]: ...

@@ -29,8 +29,9 @@ port = "/dev/resetline/ec25-at"   # or any pyserial URL: socket://host:port, spy
 profile = "ec25"                  # ec25 | sim7600 | sim800 (lab and legacy only: 2G is off in Vietnam)
 audio = "modem-files"             # or "usb-pcm" with audio_port
 sms_notice = true                 # text the caller after a reset (docs/modems.md)
-# dtmf_dedup_s = 0.15             # per-carrier key timing: repeated reports of one key within this are one press
-# dtmf_window_s = 0.6             # usb-pcm: a modem report and the tones of one key this close are one press
+# timings = { dedup_s = 0.15, key_window_s = 0.6 }   # per-carrier key timing and the rest of drivers.gsm.GsmTimings:
+#   dedup_s: repeated reports of one key within this are one press; key_window_s: usb-pcm, a modem report and the
+#   tones of one key this close are one press; reboot_s = 60 for a slow modem
 
 [[line]]                # an FXO gateway or trunk
 name = "sip0"
@@ -66,6 +67,8 @@ from pathlib import Path
 from typing import Any
 
 from . import FirmwareError
+from drivers.gsm.timings import GsmTimings
+
 from .callflow import FlowSettings
 from .verify import LockoutPolicy
 
@@ -112,15 +115,10 @@ class GsmLineConfig:
     pin: str | None = None
     audio: str = "modem-files"  # or "usb-pcm"
     audio_port: str | None = None
-    power_gpio: int | None = None
+    power_gpio: int | None = None  # the modem's power key (PWRKEY) through a transistor: True = pressed
+    reset_gpio: int | None = None  # the modem's RESET_N through a transistor: True = held in reset
     sms_notice: bool = False
-    # per-carrier key timing (field failures: a key reported twice, or as tones and a report; GsmTimings' fields)
-    dtmf_dedup_s: float = 0.15  # a second report of the same key within this is the same press
-    dtmf_window_s: float = 0.6  # usb-pcm: a report and an in-band press of one key this close are one press
-
-    def timing_settings(self) -> dict[str, Any]:
-        """The key timing as `drivers.gsm.GsmTimings` fields: `GsmTimings(**line.timing_settings())`."""
-        return {"dedup_s": self.dtmf_dedup_s, "key_window_s": self.dtmf_window_s}
+    timings: GsmTimings | None = None  # e.g. { reboot_s = 60 } for a slow modem (drivers.gsm.GsmTimings)
 
 
 @dataclass(frozen=True)
@@ -199,9 +197,17 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "lockout.max_mismatches": (1, 100),
     "line.baudrate": (300, 4_000_000),
     "line.max_calls": (1, 64),
-    "line.power_gpio": (0, 40),
-    "line.dtmf_dedup_s": (0.02, 1.0),
-    "line.dtmf_window_s": (0.05, 2.0),
+    "line.power_gpio": (2, 27),
+    "line.reset_gpio": (2, 27),
+    "gpio.led_power": (2, 27),
+    "gpio.led_line": (2, 27),
+    "gpio.led_call": (2, 27),
+    "gpio.led_fault": (2, 27),
+    "gpio.button": (2, 27),
+    "gpio.console_hold_s": (1, 60),
+    "gpio.power_key_s": (0.05, 5),
+    "gpio.power_off_wait_s": (0, 60),
+    "gpio.reset_pulse_s": (0.01, 5),
     "line.busy_hz": (300, 700),  # E.180 busy and congestion tones lie between 400 and 660 Hz
     "line.busy_on_s": (0.1, 2.0),  # shorter than 0.1 s cannot be timed in 20 ms blocks within the tolerance
     "line.busy_off_s": (0.1, 2.0),
@@ -211,12 +217,39 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
+GPIO_BACKENDS = ("none", "rpi", "sim")
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    """`[gpio]`: the front panel (LEDs, button) and how a modem's power key and reset line are pulsed."""
+
+    backend: str = "none"
+    led_power: int | None = None
+    led_line: int | None = None
+    led_call: int | None = None
+    led_fault: int | None = None
+    button: int | None = None
+    console_command: tuple[str, ...] = ("systemctl", "start", "--no-block", "resetline-console@serial0.service")
+    console_hold_s: float = 10.0
+    power_key_s: float = 0.6  # one press of the power key (EC25: ≥ 0.5 s on, ≥ 0.65 s off)
+    power_off_wait_s: float = 5.0  # between the press that turns the modem off and the one that turns it on
+    reset_pulse_s: float = 0.3  # how long the reset line is held
+    trace: Path | None = None  # sim only: every pin change as a JSON line
+
+    def panel_pins(self) -> dict[str, int]:
+        pins = {"led_power": self.led_power, "led_line": self.led_line, "led_call": self.led_call,
+                "led_fault": self.led_fault, "button": self.button}
+        return {name: pin for name, pin in pins.items() if pin is not None}
+
+
 @dataclass(frozen=True)
 class Config:
     box: BoxConfig = field(default_factory=BoxConfig)
     call: FlowSettings = field(default_factory=FlowSettings)
     lockout: LockoutConfig = field(default_factory=LockoutConfig)
     lines: tuple[LineConfig, ...] = ()
+    gpio: GpioConfig = field(default_factory=GpioConfig)
 
 
 def load(path: Path) -> Config:
@@ -230,7 +263,7 @@ def load(path: Path) -> Config:
 
 
 def parse(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, ("box", "call", "lockout", "line"), "")
+    _no_unknown(raw, ("box", "call", "lockout", "line", "gpio"), "")
     lines = raw.get("line", [])
     if not isinstance(lines, list):
         raise ConfigError("line: must be an array of tables ([[line]])")
@@ -238,12 +271,37 @@ def parse(raw: Mapping[str, Any]) -> Config:
     names = [line.name for line in parsed_lines]
     if len(set(names)) != len(names):
         raise ConfigError("line: two lines share a name; each [[line]] needs its own name")
+    gpio = _gpio(_table(GpioConfig, raw.get("gpio", {}), "gpio"), parsed_lines)
     return Config(
         box=_table(BoxConfig, raw.get("box", {}), "box"),
         call=_table(FlowSettings, raw.get("call", {}), "call"),
         lockout=_table(LockoutConfig, raw.get("lockout", {}), "lockout"),
         lines=parsed_lines,
+        gpio=gpio,
     )
+
+
+def _gpio(gpio: GpioConfig, lines: tuple[LineConfig, ...]) -> GpioConfig:
+    """One use per pin across the panel and every line's modem pins; pins need a back end; a console command."""
+    if gpio.backend not in GPIO_BACKENDS:
+        raise ConfigError(f"gpio.backend: must be one of {', '.join(GPIO_BACKENDS)}, got {gpio.backend!r}")
+    used: dict[int, str] = {}
+    owners = [(f"gpio.{name}", pin) for name, pin in gpio.panel_pins().items()]
+    for index, line in enumerate(lines):
+        if isinstance(line, GsmLineConfig):
+            owners += [(f"line[{index}].{key}", getattr(line, key)) for key in ("power_gpio", "reset_gpio")
+                       if getattr(line, key) is not None]
+    for key, pin in owners:
+        if pin in used:
+            raise ConfigError(f"{key}: GPIO{pin} is already used by {used[pin]}")
+        used[pin] = key
+    if used and gpio.backend == "none":
+        raise ConfigError(f"gpio.backend: {next(iter(used.values()))} names a pin; set backend = \"rpi\" (or \"sim\")")
+    if not gpio.console_command:
+        raise ConfigError("gpio.console_command: must name a program")
+    if gpio.trace is not None and gpio.backend != "sim":
+        raise ConfigError("gpio.trace: only the simulated back end (backend = \"sim\") writes a trace")
+    return gpio
 
 
 _T = typing.TypeVar("_T")
@@ -261,6 +319,10 @@ def _line(raw: Any, index: int) -> LineConfig:
             raise ConfigError(f"{where}.{name}: must be one of {', '.join(allowed)}, got {getattr(line, name)!r}")
     if isinstance(line, SipLineConfig) and not _host_port(line.bind):
         raise ConfigError(f"{where}.bind: must be HOST:PORT, got {line.bind!r}")
+    if isinstance(line, GsmLineConfig) and line.timings is not None:
+        for name, value in dataclasses.asdict(line.timings).items():
+            if value <= 0:
+                raise ConfigError(f"{where}.timings.{name}: must be above 0, got {value!r}")
     return line
 
 

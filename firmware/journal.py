@@ -81,7 +81,18 @@ def m003_attempts(db: Database) -> None:
 
 
 @MIGRATIONS()
-def m004_notices(db: Database) -> None:
+def m004_open_calls(db: Database) -> None:
+    # A call is written here when it rings and moved to `calls` when it ends, in one commit; what a crash or a
+    # SIGKILL leaves behind is journalled as interrupted at the next start (`close_interrupted`).
+    db.table("open_calls").create(
+        {"call_ref": str, "started_at": float, "line": str, "caller_masked": str},
+        pk="call_ref",
+        not_null=["started_at", "line", "caller_masked"],
+    )
+
+
+@MIGRATIONS()
+def m005_notices(db: Database) -> None:
     # Post-reset SMS notices waiting for their line (firmware/notices.py). `number` is the caller's number
     # encrypted with a key that lives only in the running daemon's memory (`boot` names that key), so a thief
     # with the SD card reads no number; a row whose key is gone is handed to central instead.
@@ -136,6 +147,11 @@ def _failures(action: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise JournalError(f"journal {action} failed: {exc}") from exc
+
+
+def _check_masked(call_ref: str, caller_masked: str) -> None:
+    if sum(ch.isdigit() for ch in caller_masked) > _MAX_VISIBLE_DIGITS:
+        raise JournalError(f"caller number for call {call_ref} is not masked; refusing to journal it")
 
 
 def _check_limit(limit: int) -> None:
@@ -290,15 +306,45 @@ class Journal:
     def record_call(self, rec: CallRecord) -> None:
         if rec.outcome not in OUTCOMES:
             raise JournalError(f"unknown call outcome {rec.outcome!r}; expected one of {sorted(OUTCOMES)}")
-        digits = sum(ch.isdigit() for ch in rec.caller_masked)
-        if digits > _MAX_VISIBLE_DIGITS:
-            raise JournalError(f"caller number for call {rec.call_ref} is not masked; refusing to journal it")
+        _check_masked(rec.call_ref, rec.caller_masked)
         with self._writing("call") as conn:
             conn.execute(
                 "INSERT INTO calls (call_ref, started_at, line, caller_masked, outcome, duration_s)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (rec.call_ref, rec.started_at, rec.line, rec.caller_masked, rec.outcome, rec.duration_s),
             )
+            conn.execute("DELETE FROM open_calls WHERE call_ref = ?", (rec.call_ref,))
+
+    def begin_call(self, *, call_ref: str, started_at: float, line: str, caller_masked: str) -> None:
+        """Note a call that has started, so that a crash before `record_call` still leaves it in the journal."""
+        _check_masked(call_ref, caller_masked)
+        with self._writing("open call") as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO open_calls (call_ref, started_at, line, caller_masked) VALUES (?, ?, ?, ?)",
+                (call_ref, started_at, line, caller_masked),
+            )
+
+    def close_interrupted(self) -> int:
+        """Journal the calls a crash left open as `error` (duration unknown: 0) in one commit; how many."""
+        with self._writing("interrupted calls") as conn:
+            rows = conn.execute("SELECT call_ref, started_at, line, caller_masked FROM open_calls").fetchall()
+            conn.executemany(
+                "INSERT INTO calls (call_ref, started_at, line, caller_masked, outcome, duration_s)"
+                " VALUES (?, ?, ?, ?, 'error', 0)",
+                rows,
+            )
+            conn.execute("DELETE FROM open_calls")
+        return len(rows)
+
+    def outbox_backlog(self) -> int:
+        """Resets not yet accepted by central."""
+        with self._reading("outbox backlog") as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0])
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file (at shutdown: a clean file for the next start or a copy)."""
+        with self._reading("checkpoint") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def add_reset(self, *, call_ref: str, sealed: bytes, created_at: float) -> int:
         """Queue a sealed reset for central; returns its id only once the commit is on disk."""

@@ -50,14 +50,12 @@ def test_the_docstring_example_loads_with_the_v253_keys() -> None:
 
 
 def test_gsm_per_carrier_key_timing_reaches_the_drivers_timings() -> None:
-    from drivers.gsm import GsmTimings
     from firmware.config import GsmLineConfig
 
-    (gsm,) = parse({"line": [{"name": "gsm0", "kind": "gsm", "port": "/dev/x", "dtmf_dedup_s": 0.4,
-                              "dtmf_window_s": 1.0, "sms_notice": True}]}).lines
-    assert isinstance(gsm, GsmLineConfig) and gsm.sms_notice
-    timings = GsmTimings(**gsm.timing_settings())
-    assert (timings.dedup_s, timings.key_window_s) == (0.4, 1.0)
-    assert GsmTimings(**GsmLineConfig(name="g", port="p").timing_settings()) == GsmTimings()
-    with pytest.raises(ConfigError, match=r"line\[0\]\.dtmf_dedup_s: must be between 0\.02 and 1"):
-        parse({"line": [{"name": "gsm0", "kind": "gsm", "port": "/dev/x", "dtmf_dedup_s": 5}]})
+    (gsm,) = parse({"line": [{"name": "gsm0", "kind": "gsm", "port": "/dev/x", "sms_notice": True,
+                              "timings": {"dedup_s": 0.4, "key_window_s": 1.0}}]}).lines
+    assert isinstance(gsm, GsmLineConfig) and gsm.sms_notice and gsm.timings is not None
+    assert (gsm.timings.dedup_s, gsm.timings.key_window_s) == (0.4, 1.0)
+    assert GsmLineConfig(name="g", port="p").timings is None  # the driver's defaults
+    with pytest.raises(ConfigError, match=r"line\[0\]\.timings\.dedup_s: must be above 0"):
+        parse({"line": [{"name": "gsm0", "kind": "gsm", "port": "/dev/x", "timings": {"dedup_s": 0}}]})
