@@ -1,0 +1,154 @@
+"""Console commands that change or test the box: config, snapshot, prompts check, line test, sync, reboot."""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+
+from firmware import config as configuration
+
+from .commands import Command, Usage
+from .config_edit import SECRET_WORDS, ConfigEditError, edit, write_atomically
+from .context import Context
+from .delegate import mask_lines
+from .incoming import check_name, incoming_dir
+from .info_commands import _flatten
+
+RESTART_NOTE = ("Saved. It takes effect when the resetline service restarts (`reboot`, or `systemctl restart "
+                "resetline`). / Đã lưu; có hiệu lực sau khi khởi động lại dịch vụ.")
+
+
+def _config_path(ctx: Context) -> Path | None:
+    if ctx.settings.config_path is None:
+        ctx.say("This console was started without --config; the configuration cannot be shown or changed here.")
+    return ctx.settings.config_path
+
+
+def config(ctx: Context, args: list[str]) -> None:
+    if args[:1] == ["show"] and len(args) == 1:
+        path = _config_path(ctx)
+        if path is None:
+            return
+        try:
+            loaded = configuration.load(path)
+        except configuration.ConfigError as exc:
+            ctx.say(f"The configuration is INVALID: {exc}\nFix it with `config set KEY VALUE`.")
+            return
+        ctx.say(f"# {path}")
+        for key, value in _flatten(dataclasses.asdict(loaded)):
+            hidden = any(word in key.rsplit(".", 1)[-1] for word in SECRET_WORDS) and value is not None
+            ctx.say(mask_lines(f"{key} = {'***' if hidden else value}"))
+        return
+    if args[:1] == ["set"] and len(args) == 3:
+        _config_set(ctx, args[1], args[2])
+        return
+    raise Usage("config show | config set KEY VALUE   (e.g. config set call.menu_timeout_s 10)")
+
+
+def _config_set(ctx: Context, key: str, value: str) -> None:
+    path = _config_path(ctx)
+    if path is None:
+        return
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        new_text, change = edit(text, key, value)
+        write_atomically(path, new_text)
+    except (ConfigEditError, configuration.ConfigError, OSError, ValueError) as exc:
+        ctx.say(f"Not changed: {exc}")
+        ctx.audit("config_refused", f"{key}: {str(exc)[:120]}")
+        return
+    ctx.audit("config_set", change.describe())
+    ctx.say(mask_lines(change.describe()))
+    ctx.say(RESTART_NOTE)
+
+
+def snapshot(ctx: Context, args: list[str]) -> None:
+    state = str(ctx.settings.state_dir)
+    if args == ["info"]:
+        ctx.show(ctx.run(("snapshot", "info", "--state-dir", state), 60))
+    elif args[:1] == ["install"] and len(args) == 2:
+        name = args[1]
+        folder = incoming_dir(ctx.settings.state_dir)
+        problem = check_name(name)
+        if problem is None and not (folder / name).is_file():
+            waiting = ", ".join(sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))) or "none"
+            problem = f"no file {name!r} in {folder} (uploaded files: {waiting}); upload it with `receive`"
+        if problem:
+            ctx.say(problem)
+            return
+        ctx.say(f"Installing {name}; this checks the whole file and can take a few minutes… / Đang cài đặt…")
+        ok = ctx.show(ctx.run(("snapshot", "install", str(folder / name), "--state-dir", state), 900))
+        ctx.audit("snapshot_install", f"{name}: {'ok' if ok else 'failed'}")
+    elif args == ["rollback"]:
+        if _confirm(ctx, "Go back to the previous snapshot? Type YES / Quay lại dữ liệu trước? Gõ YES: "):
+            ok = ctx.show(ctx.run(("snapshot", "rollback", "--state-dir", state), 120))
+            ctx.audit("snapshot_rollback", "ok" if ok else "failed")
+    else:
+        raise Usage("snapshot info | snapshot install NAME | snapshot rollback")
+
+
+def prompts(ctx: Context, args: list[str]) -> None:
+    if args != ["check"]:
+        raise Usage("prompts check")
+    ctx.show(ctx.run(("prompts", "check"), 120))
+
+
+def line(ctx: Context, args: list[str]) -> None:
+    if len(args) != 2 or args[0] != "test":
+        raise Usage("line test N   (N: the line's index from 0, or its name)")
+    path = _config_path(ctx)
+    if path is None:
+        return
+    ctx.say(f"Bringing line {args[1]} up on its own (up to 60 s)… / Đang kiểm tra đường dây…")
+    ctx.show(ctx.run(("line", "test", args[1], "--config", str(path), "--state-dir", str(ctx.settings.state_dir),
+                      "--timeout", "60"), 90))
+    ctx.audit("line_test", f"line {args[1]}")
+
+
+def sync(ctx: Context, args: list[str]) -> None:
+    if args != ["now"]:
+        raise Usage("sync now")
+    path = _config_path(ctx)
+    if path is None:
+        return
+    ctx.say("Syncing with central… / Đang đồng bộ với trung tâm…")
+    ok = ctx.show(ctx.run(("sync", "--config", str(path)), 300))
+    ctx.audit("sync_now", "ok" if ok else "failed")
+
+
+def _confirm(ctx: Context, question: str) -> bool:
+    answer = ctx.ask(question, timeout_s=30)
+    if answer != "YES":
+        ctx.say("Nothing done. / Không thực hiện.")
+        return False
+    return True
+
+
+def reboot(ctx: Context, args: list[str]) -> None:
+    if args:
+        raise Usage("reboot")
+    if not _confirm(ctx, "Restart the whole box now? Calls in progress are cut. Type YES / "
+                         "Khởi động lại hộp? Gõ YES: "):
+        return
+    ctx.audit("reboot", " ".join(ctx.settings.reboot_command))
+    ctx.say("Rebooting… / Đang khởi động lại…")
+    try:
+        proc = subprocess.run(list(ctx.settings.reboot_command), capture_output=True, text=True, errors="replace",
+                              timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        ctx.say(f"The reboot command failed: {exc}")
+        return
+    if proc.returncode != 0:
+        ctx.say(f"The reboot command failed (exit {proc.returncode}): {mask_lines(proc.stderr.strip())}")
+
+
+COMMANDS = [
+    Command("config", "config show | config set KEY VALUE",
+            "show the settings, or change one (validated, saved atomically)", config),
+    Command("snapshot", "snapshot info | install NAME | rollback",
+            "the account snapshot: details, install an uploaded file, go back one", snapshot),
+    Command("prompts", "prompts check", "check the voice prompt files", prompts),
+    Command("line", "line test N", "bring line N up on its own and report (bring-up report)", line),
+    Command("sync", "sync now", "pull a snapshot / push the outbox to central now", sync),
+    Command("reboot", "reboot", "restart the box (asks first)", reboot),
+]

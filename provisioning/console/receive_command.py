@@ -1,0 +1,56 @@
+"""`receive`: take files by YMODEM from the terminal program into `<state>/incoming/`."""
+from __future__ import annotations
+
+import time
+
+from .commands import Command, Usage
+from .context import Context
+from .incoming import IncomingFiles, incoming_dir
+from .progress import human_bytes, human_seconds
+from .ymodem_port import pump
+from .ymodem_receiver import Receiver, ReceiverTimings
+
+HOW_TO_SEND = (
+    "Start the YMODEM upload now / Bắt đầu gửi tệp bằng YMODEM ngay:\n"
+    "  picocom: Ctrl-A Ctrl-S, then the file name (picocom started with --send-cmd \"sb -vv\")\n"
+    "  minicom: Ctrl-A S, choose ymodem, pick the file(s)\n"
+    "Waiting {wait:.0f} s for the sender… (Ctrl-X five times in sb, or wait, to give up)")
+
+NEXT_STEP = {".db": "install it with `snapshot install {name}`",
+             ".toml": "it waits in incoming/ for an administrator (the live file is changed with `config set`)",
+             ".wav": "it waits in incoming/ for an administrator to place it in voice_prompts/recorded/"}
+
+
+def receive(ctx: Context, args: list[str]) -> None:
+    if args:
+        raise Usage("receive   (then send the files from the terminal program)")
+    folder = incoming_dir(ctx.settings.state_dir)
+    ctx.say(HOW_TO_SEND.format(wait=ctx.settings.receive_wait_s))
+    sink = IncomingFiles(folder, time.monotonic)
+    receiver = Receiver(ctx.settings.max_upload_bytes, ReceiverTimings(header_wait_s=ctx.settings.receive_wait_s))
+    started = time.monotonic()
+    try:
+        pump(ctx.terminal.port, receiver, sink.handle)
+    finally:
+        sink.discard()  # whatever did not complete leaves nothing behind
+    ctx.terminal.drain_input()
+    ctx.say("")
+    for got in sink.received:
+        rate = got.size / got.seconds if got.seconds > 0 else 0.0
+        ctx.say(f"Received {got.name}: {human_bytes(got.size)} in {human_seconds(got.seconds)} "
+                f"({human_bytes(rate)}/s){', replacing the older copy' if got.replaced else ''}. / Đã nhận.")
+        ext = "." + got.name.rsplit(".", 1)[-1] if "." in got.name else ""
+        if ext in NEXT_STEP:
+            ctx.say("  Next: " + NEXT_STEP[ext].format(name=got.name))
+        ctx.audit("receive", f"{got.name} ({got.size} bytes)")
+    if sink.failure:
+        ctx.say(f"Transfer failed: {sink.failure}. The unfinished file was discarded; nothing partial was kept. "
+                "Send it again with `receive`. / Truyền tệp thất bại; hãy gửi lại.")
+        ctx.audit("receive_failed", sink.failure[:120])
+    elif not sink.received:
+        ctx.say("No file received. / Không nhận được tệp nào.")
+    ctx.say(f"({human_seconds(time.monotonic() - started)} in all)")
+
+
+COMMANDS = [Command("receive", "receive", "take files by YMODEM into incoming/ (snapshots, recordings, config)",
+                    receive)]
