@@ -12,6 +12,7 @@ import time
 from .commands import dispatch
 from .context import Context
 from .lineeditor import Cancelled, Line, TooLong
+from .progress import human_seconds
 from .ymodem_port import LinePortLost
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def _session(ctx: Context) -> None:
             if ctx.logged_in:
                 ctx.logged_in = False
                 ctx.audit("logout_idle", f"no input for {ctx.settings.idle_s:.0f} s")
-                ctx.say(f"\nLogged out after {ctx.settings.idle_s / 60:.0f} min without input. / "
+                ctx.say(f"\nLogged out after {human_seconds(ctx.settings.idle_s)} without input. / "
                         "Đã tự động đăng xuất do không hoạt động.")
             else:
                 ctx.terminal.write("\n")
