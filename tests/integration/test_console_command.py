@@ -1,0 +1,57 @@
+"""`resetline technician set-pin` and `resetline console` as the commands a box runs (subprocesses)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from firmware.journal import Journal
+from provisioning.technician import load_credential
+
+from serial_cable import Cable
+from test_console import Technician
+
+RESETLINE = [sys.executable, "-m", "provisioning.cli"]
+
+
+def set_pin(state: Path, pin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RESETLINE, "technician", "set-pin", "--state-dir", str(state)], input=pin + "\n",
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_set_pin_stores_only_a_hash_and_refuses_short_ones(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    short = set_pin(state, "1234")
+    assert short.returncode == 1 and "at least 6 characters" in short.stderr and "nothing changed" in short.stderr
+    done = set_pin(state, "7391 lan")
+    assert done.returncode == 0, done.stderr
+    assert "7391" not in done.stdout + done.stderr
+    assert load_credential(state).matches("7391 lan")
+    leaked = [p for p in state.rglob("*") if p.is_file() and b"7391 lan" in p.read_bytes()]
+    assert leaked == []
+    with Journal.open(state / "journal.db") as journal:
+        assert [row["action"] for row in journal.audit(5)] == ["pin_set"]
+
+
+def test_console_command_serves_a_port_and_stops_on_sigterm(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert set_pin(state, "7391 lan").returncode == 0
+    cable = Cable(tmp_path / "ttyUSB9")
+    proc = subprocess.Popen([*RESETLINE, "console", "--port", str(cable.box_path), "--state-dir", str(state)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        tech = Technician(cable.laptop_fd)
+        tech.wait_for(r"Bảng điều khiển.*resetline> $", timeout=30)
+        tech.login("7391 lan")
+        assert "Logged out" in tech.command("logout")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        cable.close()
+    with Journal.open(state / "journal.db") as journal:
+        assert [row["action"] for row in journal.audit(5)][:2] == ["logout", "login_ok"]
+    assert os.listdir(state / "keys")
