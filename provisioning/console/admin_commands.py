@@ -8,7 +8,7 @@ from pathlib import Path
 from firmware import config as configuration
 
 from .commands import Command, Usage
-from .config_edit import SECRET_WORDS, ConfigEditError, edit, write_atomically
+from .config_edit import ConfigEditError, edit, is_secret, write_atomically
 from .context import Context
 from .delegate import mask_lines
 from .incoming import check_name, incoming_dir
@@ -36,7 +36,7 @@ def config(ctx: Context, args: list[str]) -> None:
             return
         ctx.say(f"# {path}")
         for key, value in _flatten(dataclasses.asdict(loaded)):
-            hidden = any(word in key.rsplit(".", 1)[-1] for word in SECRET_WORDS) and value is not None
+            hidden = is_secret(key) and value is not None
             ctx.say(mask_lines(f"{key} = {'***' if hidden else value}"))
         return
     if args[:1] == ["set"] and len(args) == 3:
@@ -66,13 +66,14 @@ def snapshot(ctx: Context, args: list[str]) -> None:
     state = str(ctx.settings.state_dir)
     if args == ["info"]:
         ctx.show(ctx.run(("snapshot", "info", "--state-dir", state), 60))
+    elif args == ["install"]:
+        raise Usage(f"snapshot install NAME   (uploaded files: {_uploaded(ctx)})")
     elif args[:1] == ["install"] and len(args) == 2:
         name = args[1]
         folder = incoming_dir(ctx.settings.state_dir)
         problem = check_name(name)
         if problem is None and not (folder / name).is_file():
-            waiting = ", ".join(sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))) or "none"
-            problem = f"no file {name!r} in {folder} (uploaded files: {waiting}); upload it with `receive`"
+            problem = f"no file {name!r} in {folder} (uploaded files: {_uploaded(ctx)}); upload it with `receive`"
         if problem:
             ctx.say(problem)
             return
@@ -85,6 +86,11 @@ def snapshot(ctx: Context, args: list[str]) -> None:
             ctx.audit("snapshot_rollback", "ok" if ok else "failed")
     else:
         raise Usage("snapshot info | snapshot install NAME | snapshot rollback")
+
+
+def _uploaded(ctx: Context) -> str:
+    folder = incoming_dir(ctx.settings.state_dir)
+    return ", ".join(sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))) or "none yet"
 
 
 def prompts(ctx: Context, args: list[str]) -> None:

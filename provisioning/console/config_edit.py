@@ -19,7 +19,12 @@ from typing import Any
 from firmware import config as configuration
 
 _KEY = re.compile(r"(?P<table>[a-z_]+)(?:(?:\.|\[)(?P<line>[A-Za-z0-9_-]+)\]?)?\.(?P<name>[a-z_0-9]+)")
-SECRET_WORDS = ("password", "pin", "secret", "key")
+
+
+def is_secret(key: str) -> bool:
+    """Settings whose values are never shown or audited: passwords, the SIM PIN, anything called a secret."""
+    name = key.rsplit(".", 1)[-1]
+    return name == "pin" or "password" in name or "secret" in name
 
 
 class ConfigEditError(Exception):
@@ -33,7 +38,7 @@ class Change:
     new: Any
 
     def describe(self) -> str:
-        hidden = any(word in self.key for word in SECRET_WORDS)
+        hidden = is_secret(self.key)
         return f"{self.key}: {'***' if hidden else self.old!r} -> {'***' if hidden else self.new!r}"
 
 

@@ -15,6 +15,7 @@ from .auth import Backoff
 from .delegate import Outcome, run_resetline
 from .lineeditor import Line
 from .terminal import Terminal
+from .ymodem_receiver import ReceiverTimings
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,9 @@ class ConsoleSettings:
     config_path: Path | None = None
     idle_s: float = 600.0
     reboot_command: tuple[str, ...] = ("systemctl", "reboot")
-    receive_wait_s: float = 60.0
     max_upload_bytes: int = 2 * 1024**3
+    # 60 s to start the send; a silent sender is given up after 5 NAKs 5 s apart (lrzsz answers in well under 1 s)
+    receive: ReceiverTimings = ReceiverTimings(header_wait_s=60.0, block_wait_s=5.0, retries=5)
 
 
 Runner = Callable[[Sequence[str], float], Outcome]

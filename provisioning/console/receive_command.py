@@ -8,13 +8,13 @@ from .context import Context
 from .incoming import IncomingFiles, incoming_dir
 from .progress import human_bytes, human_seconds
 from .ymodem_port import pump
-from .ymodem_receiver import Receiver, ReceiverTimings
+from .ymodem_receiver import Receiver
 
 HOW_TO_SEND = (
     "Start the YMODEM upload now / Bắt đầu gửi tệp bằng YMODEM ngay:\n"
     "  picocom: Ctrl-A Ctrl-S, then the file name (picocom started with --send-cmd \"sb -vv\")\n"
     "  minicom: Ctrl-A S, choose ymodem, pick the file(s)\n"
-    "Waiting {wait:.0f} s for the sender… (Ctrl-X five times in sb, or wait, to give up)")
+    "Waiting {wait:.0f} s for the sender… (to give up: Ctrl-X five times, or just wait)")
 
 NEXT_STEP = {".db": "install it with `snapshot install {name}`",
              ".toml": "it waits in incoming/ for an administrator (the live file is changed with `config set`)",
@@ -25,9 +25,9 @@ def receive(ctx: Context, args: list[str]) -> None:
     if args:
         raise Usage("receive   (then send the files from the terminal program)")
     folder = incoming_dir(ctx.settings.state_dir)
-    ctx.say(HOW_TO_SEND.format(wait=ctx.settings.receive_wait_s))
+    ctx.say(HOW_TO_SEND.format(wait=ctx.settings.receive.header_wait_s))
     sink = IncomingFiles(folder, time.monotonic)
-    receiver = Receiver(ctx.settings.max_upload_bytes, ReceiverTimings(header_wait_s=ctx.settings.receive_wait_s))
+    receiver = Receiver(ctx.settings.max_upload_bytes, ctx.settings.receive)
     started = time.monotonic()
     try:
         pump(ctx.terminal.port, receiver, sink.handle)

@@ -18,6 +18,7 @@ from provisioning.console.context import ConsoleSettings, Context
 from provisioning.console.session import start_in_thread
 from provisioning.console.terminal import Terminal
 from provisioning.technician import set_credential
+from provisioning.console.ymodem_receiver import ReceiverTimings
 
 from serial_cable import Cable
 
@@ -68,7 +69,8 @@ def box(tmp_path: Path) -> Iterator[tuple[Cable, Technician, Context]]:
                       'kind = "sim"\n', encoding="utf-8")
     cable = Cable(tmp_path / "ttyBOX")
     journal = Journal.open(state / "journal.db")
-    settings = ConsoleSettings(state_dir=state, config_path=config, idle_s=30.0, receive_wait_s=15.0,
+    settings = ConsoleSettings(state_dir=state, config_path=config, idle_s=30.0,
+                               receive=ReceiverTimings(header_wait_s=15.0, block_wait_s=1.0, retries=2),
                                reboot_command=("sh", "-c", f"echo rebooted > {tmp_path / 'reboot.flag'}"))
     ctx = Context(Terminal(str(cable.box_path)), settings, journal, Backoff())
     thread = start_in_thread(ctx)
@@ -236,3 +238,41 @@ def test_delegated_commands_run_for_real_and_missing_ones_are_named(tmp_path: Pa
     config.write_text('[box]\nname = "bhxh-0912345678"\n', encoding="utf-8")
     checked = run_resetline(("config", "check", "--config", str(config)), 60)
     assert checked.ok and "bhxh-09******78" in checked.output  # real output, masked like the logs
+
+
+@pytest.mark.skipif(not shutil.which("sb"), reason="lrzsz is not installed")
+def test_broken_upload_keeps_nothing_and_the_console_recovers(box: tuple[Cable, Technician, Context],
+                                                              tmp_path: Path) -> None:
+    cable, tech, ctx = box
+    tech.login()
+    (tmp_path / "snapshot-0008.db").write_bytes(os.urandom(3_000_000))
+    tech.command("receive", r"Waiting 15 s for the sender")
+    tech.screen = b""
+    sb = subprocess.Popen(["sb", "-vv", "snapshot-0008.db"], stdin=cable.laptop_fd, stdout=cable.laptop_fd,
+                          stderr=subprocess.DEVNULL, cwd=tmp_path)
+
+    def kill_mid_file(direction: str, chunk: bytes) -> bytes:
+        if direction == "to_box" and cable.to_box_bytes > 600_000 and sb.poll() is None:
+            sb.kill()
+            return b""
+        return chunk
+
+    cable.tap = kill_mid_file
+    sb.wait(30)
+    cable.tap = lambda direction, chunk: chunk
+    tech.type(b"\x01\x18 random keys after picocom got the line back\r")  # what a confused technician types
+    shown = tech.wait_for(r"in all\)\r\nresetline# $", timeout=30)
+    assert "Transfer failed" in shown and "nothing partial was kept" in shown
+    assert os.listdir(ctx.settings.state_dir / "incoming") == []
+    assert "Wrong" not in tech.command("help") and audit_actions(ctx)[-1] == "receive_failed"
+
+
+@pytest.mark.skipif(not shutil.which("sb"), reason="lrzsz is not installed")
+def test_technician_gives_up_on_receive_with_ctrl_x(box: tuple[Cable, Technician, Context]) -> None:
+    _, tech, ctx = box
+    tech.login()
+    tech.command("receive", r"Waiting 15 s for the sender")
+    tech.type(b"\x18" * 5)
+    shown = tech.wait_for(r"in all\)\r\nresetline# $", timeout=10)
+    assert "Transfer failed: the sender cancelled" in shown
+    assert "snapshot install NAME   (uploaded files: none yet)" in tech.command("snapshot install")

@@ -113,3 +113,17 @@ def test_credential_is_a_scrypt_hash_in_a_private_file(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(CredentialError, match="readable by others"):
         load_credential(tmp_path)
+
+
+def test_delegated_output_is_masked_like_the_logs() -> None:
+    from provisioning.console.delegate import mask_lines
+    text = mask_lines("caller 0912345678 code 0123456789 at +84912345678\nsize 42 ok")
+    assert "0912345678" not in text and "0123456789" not in text and "84912345678" not in text
+    assert "09******78" in text and "size 42 ok" in text
+
+
+def test_secret_settings_are_hidden_in_change_reports() -> None:
+    from provisioning.console.config_edit import Change, is_secret
+    assert is_secret("line.0.pin") and is_secret("line.sip0.register.password_file") is True
+    assert not is_secret("box.central_public_key") and not is_secret("line.0.inband_dtmf")
+    assert Change("line.0.pin", "1234", "5678").describe() == "line.0.pin: *** -> ***"

@@ -157,3 +157,25 @@ def test_no_sender_at_all_times_out_with_repeated_c() -> None:
     outs = [receiver.tick(float(t)).out for t in range(1, 12)]
     assert outs.count(b"C") == 3
     assert receiver.done
+
+
+def test_a_repeated_block_is_acknowledged_but_not_written_twice() -> None:
+    receiver = Receiver(max_size=10**6)
+    receiver.start(0.0)
+    receiver.feed(encode_block(0, encode_header(Header("a.db", 200))), 0.1)
+    first = receiver.feed(encode_block(1, bytes([7]) * 128), 0.2)
+    again = receiver.feed(encode_block(1, bytes([7]) * 128), 0.3)  # our ACK was lost; the sender repeats
+    assert first.out == again.out == bytes([ACK])
+    assert [e for e in again.events if isinstance(e, FileData)] == []
+    receiver.feed(encode_block(2, bytes([8]) * 128), 0.4)
+    receiver.feed(bytes([EOT]), 0.5)
+    step = receiver.feed(bytes([EOT]), 0.6)
+    assert step.events == [FileDone("a.db", 200)]
+
+
+def test_a_lost_block_sequence_cancels() -> None:
+    receiver = Receiver(max_size=10**6)
+    receiver.start(0.0)
+    receiver.feed(encode_block(0, encode_header(Header("a.db", 2000))), 0.1)
+    step = receiver.feed(encode_block(3, bytes(128)), 0.2)
+    assert receiver.done and step.out.startswith(bytes([CAN, CAN])) and "sequence lost" in step.events[0].reason
