@@ -38,8 +38,9 @@ class Change:
     new: Any
 
     def describe(self) -> str:
-        hidden = is_secret(self.key)
-        return f"{self.key}: {'***' if hidden else self.old!r} -> {'***' if hidden else self.new!r}"
+        if is_secret(self.key):
+            return f"{self.key}: *** -> ***"
+        return f"{self.key}: {self.old!r} -> {self.new!r}"
 
 
 def literal(value_text: str) -> tuple[str, Any]:
