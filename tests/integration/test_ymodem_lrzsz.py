@@ -165,3 +165,22 @@ def test_our_sender_to_rb(cable: Cable, tmp_path: Path, block_size: int) -> None
     for f in files:
         assert (dest / f.name).read_bytes() == f.data
     assert not any(type(e).__name__ == "Aborted" for e in events)
+
+
+def test_send_tool_reports_progress_and_rb_gets_the_file(cable: Cable, tmp_path: Path) -> None:
+    from provisioning.console.ymodem_send import send_files
+    dest = tmp_path / "laptop"
+    dest.mkdir()
+    src = tmp_path / "big.db"
+    src.write_bytes(os.urandom(400_000))
+    rb = subprocess.Popen(["rb"], stdin=cable.laptop_fd, stdout=cable.laptop_fd, stderr=subprocess.DEVNULL, cwd=dest)
+    port = open_box(cable)
+    lines: list[str] = []
+    try:
+        assert send_files(port, [src], say=lines.append) is None
+    finally:
+        port.close()
+    assert rb.wait(20) == 0
+    assert (dest / "big.db").read_bytes() == src.read_bytes()
+    assert any("big.db:  10%" in line or "big.db:  1" in line for line in lines) and "100%" in lines[-2]
+    assert lines[-1] == "big.db: sent"
