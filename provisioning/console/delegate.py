@@ -29,7 +29,7 @@ class Outcome:
 
     def describe(self) -> str:
         """What the technician reads when the command did not succeed."""
-        name = " ".join(self.argv[:2])
+        name = " ".join(self.argv[:1] + tuple(a for a in self.argv[1:2] if not a.startswith("-")))
         if self.missing:
             return (f"`resetline {name}` is not available in this firmware build (or takes other arguments); "
                     "nothing was done. / Chức năng này chưa có trong phiên bản phần mềm này.")

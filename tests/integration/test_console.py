@@ -276,3 +276,15 @@ def test_technician_gives_up_on_receive_with_ctrl_x(box: tuple[Cable, Technician
     shown = tech.wait_for(r"in all\)\r\nresetline# $", timeout=10)
     assert "Transfer failed: the sender cancelled" in shown
     assert "snapshot install NAME   (uploaded files: none yet)" in tech.command("snapshot install")
+
+
+def test_prompts_check_line_test_and_sync_run_the_real_commands(box: tuple[Cable, Technician, Context]) -> None:
+    _, tech, ctx = box
+    tech.login()
+    assert "OK: 29 prompt files" in tech.command("prompts check", timeout=60)
+    shown = tech.command("line test sim0", timeout=60)
+    assert "state: up" in shown and "OK: line is up" in shown
+    assert "no such line" in tech.command("line test 7", timeout=60)
+    synced = tech.command("sync now", timeout=60)
+    assert "Syncing with central" in synced and "Traceback" not in synced  # whatever this build's sync answers
+    assert audit_actions(ctx)[-3:] == ["line_test", "line_test", "sync_now"]
