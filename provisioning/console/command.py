@@ -34,7 +34,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     parser.add_argument("--idle-timeout", type=float, default=600.0, metavar="S", help="log out after S s idle")
     parser.add_argument("--reboot-command", default="systemctl reboot",
                         help="what `reboot` runs (default: systemctl reboot)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, log_level="INFO")  # logins, transfers and their progress belong in the log
 
 
 def run(args: argparse.Namespace) -> int:
