@@ -36,12 +36,19 @@ def serve(ctx: Context) -> None:
             _session(ctx)
         except LinePortLost as exc:
             log.warning("console port lost: %s; waiting for it to come back", exc)
-            if ctx.logged_in:
-                ctx.logged_in = False
-                ctx.audit_quietly("logout_port_lost", str(exc)[:120])
+            _drop_login(ctx, "logout_port_lost", str(exc))
+        except Exception:  # the thread's top: never die; log, log out, reopen the port
+            log.exception("console session failed; reopening the port")
+            _drop_login(ctx, "logout_error", "console session failed")
         finally:
             ctx.terminal.close()
         ctx.stop.wait(1.0)
+
+
+def _drop_login(ctx: Context, action: str, detail: str) -> None:
+    if ctx.logged_in:
+        ctx.logged_in = False
+        ctx.audit_quietly(action, detail[:120])
 
 
 def _session(ctx: Context) -> None:

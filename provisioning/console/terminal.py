@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 READ_POLL_S = 0.2
 WRITE_TIMEOUT_S = 5.0
 REOPEN_EVERY_S = 1.0
+MAX_PENDING = 4096  # type-ahead kept for the next prompt; a flood beyond it is dropped
 
 
 class Terminal:
@@ -30,6 +31,7 @@ class Terminal:
         self._clock = clock
         self._port: serial.SerialBase | None = None
         self._reported_missing = False
+        self._pending = b""  # typed ahead of the next prompt (a pasted batch of commands)
 
     @property
     def port(self) -> serial.SerialBase:
@@ -56,6 +58,7 @@ class Terminal:
         return False
 
     def close(self) -> None:
+        self._pending = b""
         port, self._port = self._port, None
         if port is not None:
             try:
@@ -79,6 +82,7 @@ class Terminal:
         try:
             port = self.port
             saved, port.timeout = port.timeout, quiet_s
+            self._pending = b""
             try:
                 while port.read(4096):
                     pass
@@ -94,21 +98,39 @@ class Terminal:
         self.write(prompt)
         last = self._clock()
         while stop is None or not stop.is_set():
-            try:
-                data = self.port.read(1)
-                if data and self.port.in_waiting:
-                    data += self.port.read(self.port.in_waiting)
-            except PORT_ERRORS as exc:
-                raise LinePortLost(f"read from {self.url} failed: {exc}") from exc
+            data, self._pending = self._pending, b""
+            if not data:
+                data = self._read()
             now = self._clock()
             if not data:
                 if now - last >= timeout_s:
                     return None
                 continue
             last = now
-            echo, entries = self.editor.feed(bytes(data))
-            if echo:
-                self.write_bytes(echo)
-            if entries:
-                return entries[0]  # anything typed after the line end is dropped, as a terminal line should be
+            entry = self._edit(data)
+            if entry is not None:
+                return entry
         return Cancelled()
+
+    def _read(self) -> bytes:
+        try:
+            data = self.port.read(1)
+            if data and self.port.in_waiting:
+                data += self.port.read(self.port.in_waiting)
+            return bytes(data)
+        except PORT_ERRORS as exc:
+            raise LinePortLost(f"read from {self.url} failed: {exc}") from exc
+
+    def _edit(self, data: bytes) -> Entry | None:
+        """Feed bytes up to the first finished line; what was typed after it waits for the next prompt."""
+        echo = bytearray()
+        for i in range(len(data)):
+            shown, entries = self.editor.feed(data[i:i + 1])
+            echo += shown
+            if entries:
+                self._pending = data[i + 1:][:MAX_PENDING]
+                self.write_bytes(bytes(echo))
+                return entries[0]
+        if echo:
+            self.write_bytes(bytes(echo))
+        return None

@@ -5,6 +5,7 @@ name, a full disk). A port that fails mid-transfer ends the batch with `Aborted`
 """
 from __future__ import annotations
 
+import termios
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -15,7 +16,7 @@ from . import ConsoleError
 from .ymodem_receiver import Aborted, Step
 
 POLL_S = 0.05
-PORT_ERRORS = (serial.SerialException, OSError, ValueError)
+PORT_ERRORS = (serial.SerialException, OSError, ValueError, termios.error)  # termios: a tty going away
 
 
 class LinePortLost(ConsoleError):
