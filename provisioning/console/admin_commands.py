@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def prompts(ctx: Context, args: list[str]) -> None:
 
 
 def line(ctx: Context, args: list[str]) -> None:
-    if len(args) != 2 or args[0] != "test":
+    if len(args) != 2 or args[0] != "test" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", args[1]):
         raise Usage("line test N   (N: the line's index from 0, or its name)")
     path = _config_path(ctx)
     if path is None:

@@ -288,3 +288,18 @@ def test_prompts_check_line_test_and_sync_run_the_real_commands(box: tuple[Cable
     synced = tech.command("sync now", timeout=60)
     assert "Syncing with central" in synced and "Traceback" not in synced  # whatever this build's sync answers
     assert audit_actions(ctx)[-3:] == ["line_test", "line_test", "sync_now"]
+
+
+def test_login_without_a_pin_set_says_how_to_set_one(box: tuple[Cable, Technician, Context]) -> None:
+    _, tech, ctx = box
+    (ctx.settings.state_dir / "keys" / "technician.scrypt").unlink()
+    shown = tech.command("login")
+    assert "no technician PIN is set" in shown and "resetline technician set-pin" in shown
+    assert "PIN (mã PIN)" not in shown
+
+
+def test_pasted_commands_run_one_after_another(box: tuple[Cable, Technician, Context]) -> None:
+    _, tech, _ = box
+    tech.type("help login\rfrobnicate\r")
+    shown = tech.wait_for(r"Unknown command 'frobnicate'.*resetline> $")
+    assert "log in with the technician PIN" in shown
