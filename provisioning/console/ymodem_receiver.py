@@ -166,12 +166,19 @@ class Receiver:
                 self._state = _State.DONE
                 step.events.append(Aborted("the sender cancelled the transfer"))
                 return True
+            del self._buf[:1]  # a lone CAN is noise
+            return True
         elif first == EOT:
             del self._buf[:1]
             self._eot(step)
             return True
-        del self._buf[:1]  # line noise between blocks
+        self._skip_noise()
         return True
+
+    def _skip_noise(self) -> None:
+        """Drop line noise up to the next byte that could start something (one pass, not byte by byte)."""
+        starts = [i for i in (self._buf.find(b, 1) for b in (SOH, STX, EOT, CAN)) if i > 0]
+        del self._buf[:min(starts) if starts else len(self._buf)]
 
     def _damaged(self, step: Step, why: str) -> None:
         self._errors += 1

@@ -179,3 +179,21 @@ def test_a_lost_block_sequence_cancels() -> None:
     receiver.feed(encode_block(0, encode_header(Header("a.db", 2000))), 0.1)
     step = receiver.feed(encode_block(3, bytes(128)), 0.2)
     assert receiver.done and step.out.startswith(bytes([CAN, CAN])) and "sequence lost" in step.events[0].reason
+
+
+def test_a_flood_of_noise_is_skipped_quickly_and_the_header_still_found() -> None:
+    import time as clock
+    receiver = Receiver(max_size=10**6)
+    receiver.start(0.0)
+    noise = bytes(b for b in os.urandom(3_000_000) if b not in (0x01, 0x02, 0x04, 0x18))
+    started = clock.process_time()
+    step = receiver.feed(noise + encode_block(0, encode_header(Header("a.db", 10))), 0.1)
+    assert clock.process_time() - started < 2.0  # linear, not a byte-by-byte shuffle of the buffer
+    assert step.events == [FileStarted("a.db", 10)]
+
+
+def test_a_long_name_goes_in_a_1k_header_block() -> None:
+    name = "n" * 200 + ".db"
+    assert len(encode_header(Header(name, 5))) == 1024
+    events = run_pair(Sender([OutgoingFile(name, b"hello")]), Receiver(max_size=100))
+    assert received(events) == {name: b"hello"}
