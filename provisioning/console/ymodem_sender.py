@@ -36,6 +36,9 @@ class FileSent:
     size: int
 
 
+END_WAIT_S = 2.0  # for the ACK of the closing empty header
+
+
 class _State(enum.Enum):
     WAIT_C = "wait C for header"
     HEADER_ACK = "wait header ACK"
@@ -91,7 +94,14 @@ class Sender:
         return step
 
     def tick(self, now: float) -> Step:
-        if self.done or now - self._last_at < self._retry_s:
+        if self.done:
+            return Step()
+        if self._state is _State.HEADER_ACK and self._index >= len(self._files) and now - self._last_at >= END_WAIT_S:
+            # Every file's EOT was acknowledged; lrzsz's rb may flush its ACK of the closing empty header away
+            # as it restores the tty and exits. Nothing is lost: the batch is done.
+            self._state = _State.DONE
+            return Step(events=[BatchDone()])
+        if now - self._last_at < self._retry_s:
             return Step()
         if self._state in (_State.WAIT_C, _State.WAIT_C_DATA):
             limit = self._retries * 6 if self._state is _State.WAIT_C and self._index == 0 else self._retries

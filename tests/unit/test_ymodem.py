@@ -197,3 +197,17 @@ def test_a_long_name_goes_in_a_1k_header_block() -> None:
     assert len(encode_header(Header(name, 5))) == 1024
     events = run_pair(Sender([OutgoingFile(name, b"hello")]), Receiver(max_size=100))
     assert received(events) == {name: b"hello"}
+
+
+def test_sender_finishes_when_the_closing_ack_is_lost() -> None:
+    sender = Sender([OutgoingFile("a", b"x")], retry_s=1.0)
+    sender.start(0.0)
+    sender.feed(b"C", 0.1)
+    sender.feed(bytes([ACK]) + b"C", 0.2)
+    sender.feed(bytes([ACK]), 0.3)  # the block
+    sender.feed(bytes([NAK]), 0.4)  # first EOT
+    sender.feed(bytes([ACK]), 0.5)  # second EOT
+    assert sender.feed(b"C", 0.6).out == encode_block(0, encode_header(Header("")))
+    assert not sender.tick(1.5).events
+    step = sender.tick(3.0)  # no ACK for the empty header
+    assert sender.done and step.events == [BatchDone()]
