@@ -13,7 +13,7 @@ from .config_edit import ConfigEditError, edit, is_secret, write_atomically
 from .context import Context
 from .delegate import mask_lines
 from .incoming import check_name, incoming_dir
-from .info_commands import _flatten
+from .info_commands import flatten
 
 RESTART_NOTE = ("Saved. It takes effect when the resetline service restarts (`reboot`, or `systemctl restart "
                 "resetline`). / Đã lưu; có hiệu lực sau khi khởi động lại dịch vụ.")
@@ -36,7 +36,7 @@ def config(ctx: Context, args: list[str]) -> None:
             ctx.say(f"The configuration is INVALID: {exc}\nFix it with `config set KEY VALUE`.")
             return
         ctx.say(f"# {path}")
-        for key, value in _flatten(dataclasses.asdict(loaded)):
+        for key, value in flatten(dataclasses.asdict(loaded)):
             hidden = is_secret(key) and value is not None
             ctx.say(mask_lines(f"{key} = {'***' if hidden else value}"))
         return

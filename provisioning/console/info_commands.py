@@ -32,11 +32,11 @@ def _count(args: list[str], default: int, usage: str, most: int = 500) -> int:
     return int(args[0])
 
 
-def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(value, dict):
-        return [pair for key, inner in value.items() for pair in _flatten(inner, f"{prefix}{key}.")]
+        return [pair for key, inner in value.items() for pair in flatten(inner, f"{prefix}{key}.")]
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [pair for i, inner in enumerate(value) for pair in _flatten(inner, f"{prefix}{i}.")]
+        return [pair for i, inner in enumerate(value) for pair in flatten(inner, f"{prefix}{i}.")]
     return [(prefix.rstrip("."), value)]
 
 
@@ -54,7 +54,7 @@ def status(ctx: Context, args: list[str]) -> None:
     outcome = ctx.run(STATUS, STATUS_TIMEOUT_S)
     if outcome.ok:
         try:
-            for key, value in _flatten(json.loads(outcome.output)):
+            for key, value in flatten(json.loads(outcome.output)):
                 ctx.say(f"  {key}: {value}")
         except ValueError:
             ctx.say(outcome.output)
