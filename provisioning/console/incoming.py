@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 INCOMING = "incoming"
 SPARE_BYTES = 16 * 1024 * 1024  # leave room for the journal on a full card
+STALE_PARTIAL_S = 3600.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 
 
@@ -30,6 +31,19 @@ def incoming_dir(state_dir: Path) -> Path:
     path = Path(state_dir) / INCOMING
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def sweep_partials(directory: Path, now: float, older_than_s: float = STALE_PARTIAL_S) -> list[str]:
+    """Remove temporary files a power cut left behind; a transfer in progress touches its file every block."""
+    removed = []
+    for path in directory.glob(".*.partial"):
+        try:
+            if now - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed.append(path.name)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def check_name(name: str) -> str | None:

@@ -1,14 +1,17 @@
 """`receive`: take files by YMODEM from the terminal program into `<state>/incoming/`."""
 from __future__ import annotations
 
+import logging
 import time
 
 from .commands import Command, Usage
 from .context import Context
-from .incoming import IncomingFiles, incoming_dir
+from .incoming import IncomingFiles, incoming_dir, sweep_partials
 from .progress import human_bytes, human_seconds
 from .ymodem_port import pump
 from .ymodem_receiver import Receiver
+
+log = logging.getLogger(__name__)
 
 HOW_TO_SEND = (
     "Start the YMODEM upload now / Bắt đầu gửi tệp bằng YMODEM ngay:\n"
@@ -25,6 +28,8 @@ def receive(ctx: Context, args: list[str]) -> None:
     if args:
         raise Usage("receive   (then send the files from the terminal program)")
     folder = incoming_dir(ctx.settings.state_dir)
+    for name in sweep_partials(folder, time.time()):
+        log.info("removed %s, left by a transfer that never finished (power cut?)", name)
     ctx.say(HOW_TO_SEND.format(wait=ctx.settings.receive.header_wait_s))
     sink = IncomingFiles(folder, time.monotonic)
     receiver = Receiver(ctx.settings.max_upload_bytes, ctx.settings.receive)

@@ -127,3 +127,17 @@ def test_secret_settings_are_hidden_in_change_reports() -> None:
     assert is_secret("line.0.pin") and is_secret("line.sip0.register.password_file") is True
     assert not is_secret("box.central_public_key") and not is_secret("line.0.inband_dtmf")
     assert Change("line.0.pin", "1234", "5678").describe() == "line.0.pin: *** -> ***"
+
+
+def test_partials_left_by_a_power_cut_are_swept_but_live_ones_kept(tmp_path: Path) -> None:
+    from provisioning.console.incoming import sweep_partials
+    stale = tmp_path / ".snap.db.1a2b3c4d.partial"
+    live = tmp_path / ".other.db.5e6f7a8b.partial"
+    done = tmp_path / "done.db"
+    for path in (stale, live, done):
+        path.write_bytes(b"x")
+    os.utime(stale, (1000.0, 1000.0))
+    os.utime(live, (9000.0, 9000.0))
+    os.utime(done, (1000.0, 1000.0))
+    assert sweep_partials(tmp_path, now=9500.0) == [stale.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, done.name])
