@@ -43,6 +43,7 @@ def serve(ctx: Context) -> None:
         finally:
             ctx.terminal.close()
         ctx.stop.wait(1.0)
+    _drop_login(ctx, "logout_shutdown", "console stopped")
 
 
 def _drop_login(ctx: Context, action: str, detail: str) -> None:

@@ -46,6 +46,7 @@ def test_console_command_serves_a_port_and_stops_on_sigterm(tmp_path: Path) -> N
         tech.wait_for(r"Bảng điều khiển.*resetline> $", timeout=30)
         tech.login("7391 lan")
         assert "Logged out" in tech.command("logout")
+        tech.login("7391 lan")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
     finally:
@@ -53,7 +54,8 @@ def test_console_command_serves_a_port_and_stops_on_sigterm(tmp_path: Path) -> N
             proc.kill()
         cable.close()
     with Journal.open(state / "journal.db") as journal:
-        assert [row["action"] for row in journal.audit(5)][:2] == ["logout", "login_ok"]
+        actions = [row["action"] for row in journal.audit(10)]
+    assert actions[:4] == ["logout_shutdown", "login_ok", "logout", "login_ok"]
     assert os.listdir(state / "keys")
 
 
