@@ -1,6 +1,7 @@
 """The console over a pseudo-terminal cable, driven the way a technician at picocom would (and lrzsz's sb)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import select
@@ -191,7 +192,7 @@ def test_garbage_noise_and_a_huge_line_change_nothing(box: tuple[Cable, Technici
 def test_idle_session_logs_out(tmp_path: Path, box: tuple[Cable, Technician, Context]) -> None:
     _, tech, ctx = box
     tech.login()
-    object.__setattr__(ctx.settings, "idle_s", 1.0)  # frozen settings; the next read uses the short idle time
+    ctx.settings = dataclasses.replace(ctx.settings, idle_s=1.0)  # the next prompt waits only 1 s
     tech.command("calls")
     assert "after 1 s without input" in tech.wait_for(r"Logged out after.*resetline> $", timeout=10)
     assert "Log in first" in tech.command("calls")
