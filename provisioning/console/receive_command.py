@@ -8,7 +8,7 @@ from .commands import Command, Usage
 from .context import Context
 from .incoming import IncomingFiles, incoming_dir, sweep_partials
 from .progress import human_bytes, human_seconds
-from .ymodem_port import pump
+from .ymodem_port import LinePortLost, pump
 from .ymodem_receiver import Receiver
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ def receive(ctx: Context, args: list[str]) -> None:
     started = time.monotonic()
     try:
         pump(ctx.terminal.port, receiver, sink.handle)
+    except LinePortLost:
+        for got in sink.received:  # files completed before the cable went are kept, so they are audited
+            ctx.audit_quietly("receive", f"{got.name} ({got.size} bytes)")
+        ctx.audit_quietly("receive_failed", "the serial port went away during the transfer")
+        raise
     finally:
         sink.discard()  # whatever did not complete leaves nothing behind
     ctx.terminal.drain_input()

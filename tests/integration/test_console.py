@@ -304,3 +304,34 @@ def test_pasted_commands_run_one_after_another(box: tuple[Cable, Technician, Con
     tech.type("help login\rfrobnicate\r")
     shown = tech.wait_for(r"Unknown command 'frobnicate'.*resetline> $")
     assert "log in with the technician PIN" in shown
+
+
+@pytest.mark.skipif(not shutil.which("sb"), reason="lrzsz is not installed")
+def test_cable_pulled_mid_batch_keeps_the_finished_file_only(box: tuple[Cable, Technician, Context],
+                                                            tmp_path: Path) -> None:
+    cable, tech, ctx = box
+    tech.login()
+    (tmp_path / "box.toml.new").write_bytes(b"[box]\nname = 'x'\n")
+    (tmp_path / "snapshot-0009.db").write_bytes(os.urandom(2_000_000))
+    tech.command("receive", r"Waiting 15 s for the sender")
+    sb = subprocess.Popen(["sb", "-vv", "-k", "box.toml.new", "snapshot-0009.db"], stdin=cable.laptop_fd,
+                          stdout=cable.laptop_fd, stderr=subprocess.DEVNULL, cwd=tmp_path)
+
+    def pull_mid_second_file(direction: str, chunk: bytes) -> bytes:
+        if direction == "to_box" and cable.to_box_bytes > 700_000:
+            cable.tap = lambda d, c: c
+            cable.unplug()
+            return b""
+        return chunk
+
+    cable.tap = pull_mid_second_file
+    deadline = time.monotonic() + 20
+    while "logout_port_lost" not in audit_actions(ctx) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sb.kill()
+    sb.wait(10)
+    assert os.listdir(ctx.settings.state_dir / "incoming") == ["box.toml.new"]
+    assert audit_actions(ctx)[-3:] == ["receive", "receive_failed", "logout_port_lost"]
+    cable.plug()
+    tech.screen = b""
+    tech.wait_for(r"Bảng điều khiển.*resetline> $", timeout=15)
