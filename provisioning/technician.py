@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import stat
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware.keys import keys_dir
+
+from .console.atomic import replace_file
 
 CREDENTIAL_FILE = "technician.scrypt"
 MIN_LENGTH = 6
@@ -73,22 +74,9 @@ def set_credential(state_dir: Path, secret: str, *, now: float | None = None) ->
               "hash": _derive(secret, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).hex(),
               "set_at": time.time() if now is None else now}
     path = keys_dir(state_dir) / CREDENTIAL_FILE
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        with open(fd, "w", encoding="ascii") as handle:
-            os.fchmod(fd, 0o600)
-            json.dump(record, handle)
-            handle.flush()
-            os.fsync(fd)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_file(path, json.dumps(record).encode("ascii"), 0o600)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CredentialError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
 

@@ -7,9 +7,7 @@ The file is edited as text so comments and layout survive; the result is parsed 
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 import stat
 import tomllib
 from dataclasses import dataclass
@@ -17,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from firmware import config as configuration
+
+from .atomic import replace_file
 
 _KEY = re.compile(r"(?P<table>[a-z_]+)(?:(?:\.|\[)(?P<line>[A-Za-z0-9_-]+)\]?)?\.(?P<name>[a-z_0-9]+)")
 
@@ -120,22 +120,9 @@ def _validate(new_text: str, table: str, line_ref: str | None, name: str, value:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Temporary file beside it, fsync, rename over, fsync the directory; keeps the old file's mode."""
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o640
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    """Replace the configuration file whole (keeping its mode), or raise ConfigEditError and change nothing."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        with open(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(fd, mode)
-            handle.write(text)
-            handle.flush()
-            os.fsync(fd)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o640
+        replace_file(path, text.encode("utf-8"), mode)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigEditError(f"cannot write {path}: {exc.strerror or exc}; nothing changed") from exc

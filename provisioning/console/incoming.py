@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .atomic import fsync_dir
 from .progress import ProgressMeter
 from .ymodem_receiver import Aborted, FileData, FileDone, FileStarted
 
@@ -139,11 +140,7 @@ class IncomingFiles:
         replaced = target.exists()
         os.replace(tmp, target)
         self._tmp = None
-        dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.directory)
         seconds = self._clock() - (self._meter.started if self._meter else self._clock())
         self.received.append(ReceivedFile(event.name, event.size, seconds, replaced))
         log.info("received %s (%d bytes) in %.1f s", event.name, event.size, seconds)
