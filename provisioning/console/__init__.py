@@ -1,9 +1,11 @@
 """The technician's serial console: line editor, login, commands and YMODEM uploads over one serial port.
 
-Modules: `lineeditor` (bytes in, echo and lines out), `credential` lives in `provisioning/technician.py`,
-`auth` (wrong-PIN back-off), `session` (the loop over a port), `commands` (what a technician can type),
-`delegate` (other `resetline` commands run as bounded subprocesses), `ymodem*` (the protocol, sans-I/O, and its
-port pump), `incoming` (where received files land, atomically).
+`lineeditor` (bytes in, echo and lines out) · `terminal` (the port: open, reopen, read a line) · `session` (the loop,
+idle and port-loss logout) · `context` (what commands get) · `commands` (the table, login, help) with
+`info_commands`, `admin_commands`, `receive_command` · `auth` (wrong-PIN back-off) · `delegate` (other `resetline`
+commands as bounded subprocesses) · `config_edit` · `incoming` and `atomic` (files whole or not at all) ·
+`ymodem`, `ymodem_receiver`, `ymodem_sender` (sans-I/O) with `ymodem_port` (runs them on a port), `ymodem_send`
+(a sender tool) and `progress`. The credential lives in `provisioning/technician.py`. See docs/technician.md.
 """
 from __future__ import annotations
 
