@@ -5,10 +5,12 @@ what they print, masked. A command this firmware build does not have is reported
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from drivers.serialmodem.privacy import redact
 
@@ -22,6 +24,14 @@ class Outcome:
     code: int | None  # None: it did not finish in time
     output: str  # stdout then stderr, masked
     missing: bool = False  # this build has no such command (or it takes other arguments)
+    raw_stdout: str = field(default="", repr=False)  # unmasked, for parsing only (status --json); never shown
+
+    def parsed_json(self) -> Any:
+        """The command's stdout as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.raw_stdout)
+        except ValueError:
+            return None
 
     @property
     def ok(self) -> bool:
@@ -50,7 +60,7 @@ def run_resetline(args: Sequence[str], timeout_s: float) -> Outcome:
     missing = proc.returncode == 2 and ("invalid choice" in proc.stderr or "unrecognized arguments" in proc.stderr
                                         or "the following arguments are required" in proc.stderr)
     output = proc.stdout + ("" if missing else proc.stderr)
-    return Outcome(argv, proc.returncode, mask_lines(output), missing)
+    return Outcome(argv, proc.returncode, mask_lines(output), missing, proc.stdout)
 
 
 def mask_lines(text: str) -> str:

@@ -1,7 +1,6 @@
 """Read-only console commands: `status`, `calls`, `logs`. Numbers and codes appear masked."""
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from datetime import datetime
@@ -52,12 +51,13 @@ def status(ctx: Context, args: list[str]) -> None:
         except configuration.ConfigError as exc:
             ctx.say(f"Configuration (cấu hình):  INVALID: {exc}")
     outcome = ctx.run(STATUS, STATUS_TIMEOUT_S)
-    if outcome.ok:
-        try:
-            for key, value in flatten(json.loads(outcome.output)):
-                ctx.say(f"  {key}: {value}")
-        except ValueError:
-            ctx.say(outcome.output)
+    report = outcome.parsed_json() if outcome.ok else None
+    if report is not None:
+        ctx.say("Daemon (lines, signal, registration) / Dịch vụ:")
+        for key, value in flatten(report):
+            ctx.say(mask_lines(f"  {key}: {value}"))
+    elif outcome.ok:
+        ctx.say(outcome.output)
     else:
         ctx.say("Daemon (lines, signal, registration) / Dịch vụ:")
         ctx.show(outcome)

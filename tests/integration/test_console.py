@@ -335,3 +335,23 @@ def test_cable_pulled_mid_batch_keeps_the_finished_file_only(box: tuple[Cable, T
     cable.plug()
     tech.screen = b""
     tech.wait_for(r"Bảng điều khiển.*resetline> $", timeout=15)
+
+
+def test_status_renders_the_daemon_json_flattened_and_masked(box: tuple[Cable, Technician, Context],
+                                                             tmp_path: Path) -> None:
+    from provisioning.console.delegate import STATUS, run_resetline
+    _, tech, ctx = box
+    report = tmp_path / "report.toml"
+    report.write_text('[box]\nname = "bhxh-0912345678"\n[[line]]\nname = "gsm0"\nkind = "gsm"\nport = "/dev/x"\n',
+                      encoding="utf-8")
+
+    def runner(args: tuple[str, ...], timeout: float):  # JSON from a real command stands in for the daemon's
+        if tuple(args) == STATUS:
+            return run_resetline(("config", "check", "--config", str(report)), timeout)
+        return run_resetline(args, timeout)
+
+    ctx.run = runner
+    tech.login()
+    shown = tech.command("status", timeout=60)
+    assert "  box.name: bhxh-09******78" in shown and "  lines.0.profile: ec25" in shown
+    assert "0912345678" not in shown
