@@ -11,7 +11,7 @@ from firmware import config as configuration
 from .commands import Command, Usage
 from .config_edit import ConfigEditError, edit, is_secret, write_atomically
 from .context import Context
-from .delegate import mask_lines
+from .delegate import PROMPTS_CHECK, line_test_argv, mask_lines, snapshot_argv, sync_argv
 from .incoming import check_name, incoming_dir
 from .info_commands import flatten
 
@@ -64,9 +64,8 @@ def _config_set(ctx: Context, key: str, value: str) -> None:
 
 
 def snapshot(ctx: Context, args: list[str]) -> None:
-    state = str(ctx.settings.state_dir)
     if args == ["info"]:
-        ctx.show(ctx.run(("snapshot", "info", "--state-dir", state), 60))
+        ctx.show(ctx.run(snapshot_argv("info", ctx.settings.state_dir), 60))
     elif args == ["install"]:
         raise Usage(f"snapshot install NAME   (uploaded files: {_uploaded(ctx)})")
     elif args[:1] == ["install"] and len(args) == 2:
@@ -79,11 +78,11 @@ def snapshot(ctx: Context, args: list[str]) -> None:
             ctx.say(problem)
             return
         ctx.say(f"Installing {name}; this checks the whole file and can take a few minutes… / Đang cài đặt…")
-        ok = ctx.show(ctx.run(("snapshot", "install", str(folder / name), "--state-dir", state), 900))
+        ok = ctx.show(ctx.run(snapshot_argv("install", ctx.settings.state_dir, folder / name), 900))
         ctx.audit("snapshot_install", f"{name}: {'ok' if ok else 'failed'}")
     elif args == ["rollback"]:
         if _confirm(ctx, "Go back to the previous snapshot? Type YES / Quay lại dữ liệu trước? Gõ YES: "):
-            ok = ctx.show(ctx.run(("snapshot", "rollback", "--state-dir", state), 120))
+            ok = ctx.show(ctx.run(snapshot_argv("rollback", ctx.settings.state_dir), 120))
             ctx.audit("snapshot_rollback", "ok" if ok else "failed")
     else:
         raise Usage("snapshot info | snapshot install NAME | snapshot rollback")
@@ -97,7 +96,7 @@ def _uploaded(ctx: Context) -> str:
 def prompts(ctx: Context, args: list[str]) -> None:
     if args != ["check"]:
         raise Usage("prompts check")
-    ctx.show(ctx.run(("prompts", "check"), 120))
+    ctx.show(ctx.run(PROMPTS_CHECK, 120))
 
 
 def line(ctx: Context, args: list[str]) -> None:
@@ -107,8 +106,7 @@ def line(ctx: Context, args: list[str]) -> None:
     if path is None:
         return
     ctx.say(f"Bringing line {args[1]} up on its own (up to 60 s)… / Đang kiểm tra đường dây…")
-    ctx.show(ctx.run(("line", "test", args[1], "--config", str(path), "--state-dir", str(ctx.settings.state_dir),
-                      "--timeout", "60"), 90))
+    ctx.show(ctx.run(line_test_argv(args[1], path, ctx.settings.state_dir, 60), 90))
     ctx.audit("line_test", f"line {args[1]}")
 
 
@@ -119,7 +117,7 @@ def sync(ctx: Context, args: list[str]) -> None:
     if path is None:
         return
     ctx.say("Syncing with central… / Đang đồng bộ với trung tâm…")
-    ok = ctx.show(ctx.run(("sync", "--config", str(path)), 300))
+    ok = ctx.show(ctx.run(sync_argv(path), 300))
     ctx.audit("sync_now", "ok" if ok else "failed")
 
 

@@ -10,12 +10,30 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from drivers.serialmodem.privacy import redact
 
-# One place for the command lines the console relies on (ARCHITECTURE.md's contract).
+# One place for the command lines the console relies on (ARCHITECTURE.md's contract); if a command takes other
+# arguments in a later build, change them here.
 STATUS = ("status", "--json")
+
+
+def snapshot_argv(action: str, state_dir: Path, file: Path | None = None) -> tuple[str, ...]:
+    """`snapshot info|rollback --state-dir DIR` or `snapshot install FILE --state-dir DIR`."""
+    return ("snapshot", action, *((str(file),) if file is not None else ()), "--state-dir", str(state_dir))
+
+
+def sync_argv(config: Path) -> tuple[str, ...]:
+    return ("sync", "--config", str(config))
+
+
+def line_test_argv(line: str, config: Path, state_dir: Path, timeout_s: float) -> tuple[str, ...]:
+    return ("line", "test", line, "--config", str(config), "--state-dir", str(state_dir), "--timeout", f"{timeout_s:g}")
+
+
+PROMPTS_CHECK = ("prompts", "check")
 
 
 @dataclass(frozen=True)
