@@ -48,6 +48,9 @@ def credential_path(state_dir: Path) -> Path:
 
 def weakness(secret: str) -> str | None:
     """Why `secret` is too weak to protect the console (None when it is acceptable)."""
+    if not all(" " <= ch <= "~" for ch in secret):
+        return ("use only unaccented letters, digits, spaces and punctuation: a serial terminal cannot type "
+                "Vietnamese letters or control keys into the console")
     if len(secret) < MIN_LENGTH:
         return f"too short: use at least {MIN_LENGTH} characters (digits, letters or a passphrase)"
     if len(set(secret)) == 1:

@@ -105,7 +105,7 @@ def test_credential_is_a_scrypt_hash_in_a_private_file(tmp_path: Path) -> None:
     credential = load_credential(tmp_path)
     assert credential.matches("correct horse 42") and not credential.matches("correct horse 43")
     assert credential.n == 2**15
-    for weak in ("12345", "000000", "123456", "987654"):
+    for weak in ("12345", "000000", "123456", "987654", "mật khẩu dài", "tab\there"):
         assert weakness(weak)
         with pytest.raises(CredentialError):
             set_credential(tmp_path, weak)
