@@ -122,6 +122,7 @@ def sync(ctx: Context, args: list[str]) -> None:
 
 
 def _confirm(ctx: Context, question: str) -> bool:
+    ctx.terminal.discard_typeahead()  # a YES pasted or typed before the question does not count
     answer = ctx.ask(question, timeout_s=30)
     if answer != "YES":
         ctx.say("Nothing done. / Không thực hiện.")

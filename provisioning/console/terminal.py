@@ -77,6 +77,14 @@ class Terminal:
         except PORT_ERRORS as exc:  # SerialTimeoutException too: nobody drains the line
             raise LinePortLost(f"write to {self.url} failed: {exc}") from exc
 
+    def discard_typeahead(self) -> None:
+        """Forget what was typed before a question was shown, so that an answer is a reply to it."""
+        self._pending = b""
+        try:
+            self.port.reset_input_buffer()
+        except PORT_ERRORS as exc:
+            raise LinePortLost(f"{self.url} failed: {exc}") from exc
+
     def drain_input(self, quiet_s: float = 0.3) -> None:
         """Drop whatever the far end still sends (a transfer's trailing bytes) until it is quiet."""
         try:

@@ -167,6 +167,10 @@ def test_snapshot_install_checks_the_name_and_reboot_asks_first(box: tuple[Cable
     assert "Traceback" not in info and info.endswith("resetline# ")  # whatever this build answers, no crash
     tech.command("reboot", r"Type YES.*: $")
     assert "Nothing done" in tech.command("no")
+    tech.type("reboot\rYES\r")  # typed ahead of the question: must not count as the answer
+    tech.wait_for(r"Type YES.*: $")
+    time.sleep(0.3)
+    assert "Nothing done" in tech.command("no")
     assert not (tmp_path / "reboot.flag").exists()
     tech.command("reboot", r"Type YES.*: $")
     assert "Rebooting" in tech.command("YES")
