@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -34,6 +35,8 @@ OUTCOMES = frozenset(
 # looks like a full phone number, which must never be written to the journal.
 _MAX_VISIBLE_DIGITS = 6
 _BUSY_TIMEOUT_S = 5.0
+# An audit detail never carries a run of digits as long as a phone number or an insurance code.
+_AUDIT_DIGIT_RUN = re.compile(r"\d{9,}")
 
 MIGRATIONS = Migrations("resetline.journal")
 
@@ -108,6 +111,17 @@ def m005_notices(db: Database) -> None:
         " next_at REAL NOT NULL)"
     )
     db.execute("CREATE INDEX idx_notices_due ON notices (next_at, id)")
+
+
+@MIGRATIONS()
+def m006_audit(db: Database) -> None:
+    # The technician's actions (logins, failures, changes); details are masked before they get here.
+    db.table("audit").create(
+        {"id": int, "at": float, "actor": str, "action": str, "detail": str},
+        pk="id",
+        not_null=["at", "actor", "action", "detail"],
+    )
+    db.table("audit").create_index(["at"])
 
 
 class JournalError(FirmwareError):
@@ -475,3 +489,23 @@ class Journal:
         if row_id is None:
             raise JournalError("journal write of notice hand-over failed: no row id")
         return row_id
+
+    def record_audit(self, action: str, detail: str = "", *, actor: str = "technician", at: float) -> None:
+        """One technician action (login, failure, change), committed before it returns."""
+        if not action:
+            raise JournalError("an audit row needs an action")
+        if _AUDIT_DIGIT_RUN.search(detail):
+            raise JournalError(f"audit detail for {action!r} carries a long digit run; mask it first")
+        with self._writing("audit") as conn:
+            conn.execute(
+                "INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)", (at, actor, action, detail)
+            )
+
+    def audit(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest audit rows, newest first."""
+        _check_limit(limit)
+        with self._reading("audit") as conn:
+            rows = conn.execute(
+                "SELECT at, actor, action, detail FROM audit ORDER BY at DESC, id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [dict(zip(("at", "actor", "action", "detail"), row)) for row in rows]

@@ -56,7 +56,8 @@ def test_new_journal_is_private_migrated_and_durable(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     first = _applied_migrations(path)
-    assert first == ["m001_calls", "m002_outbox", "m003_attempts", "m004_open_calls", "m005_notices"]
+    assert first == ["m001_calls", "m002_outbox", "m003_attempts", "m004_open_calls", "m005_notices",
+                     "m006_audit"]
 
     with Journal.open(path) as j:  # reopening applies nothing twice and keeps the data
         assert j.pragmas() == {"journal_mode": "wal", "synchronous": 2}
