@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from firmware import daemon, journal_command
 from voice_prompts import commands as prompt_commands
 
-from . import config_command, demo, dtmf_command, line_test_command, snapshot_import
+from . import config_command, demo, dial, dtmf_command, line_test_command, snapshot_import
 
 COMMANDS = (daemon, demo, snapshot_import, journal_command, prompt_commands, config_command, line_test_command,
-            dtmf_command)
+            dtmf_command, dial)
 
 
 def build_parser() -> argparse.ArgumentParser:

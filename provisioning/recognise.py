@@ -1,0 +1,254 @@
+"""What the box said: the prompts found in a recording of a call, by matching it against the box's own prompt files.
+
+Sans-I/O: audio (8 kHz, int16 units) in, `Heard` events out; no SIP, no files (`from_catalog` reads the WAVs once).
+The dialer (`resetline dial`) uses it after each call; `bench/recognition.py` measures it through G.711 and noise.
+
+How: both the recording and every prompt become log band energies (24 bands, 150-3600 Hz, 10 ms hop). The
+recording is cut where sound starts after silence (an onset); at each onset every prompt is tried, its first
+sounding frame put on the onset (± a few frames), and scored by the normalised cross-correlation of the two
+band-energy matrices. A constant gain is a constant in the log domain, which the correlation removes (level
+changes); G.711 and moderate noise barely move log energies of speech. A long prompt is compared in windows that
+may slip a frame or two (a jitter buffer dropping or stretching a frame), and it ends where its windows stop
+agreeing: a prompt cut short by a key (barge-in) is reported `cut`. The best score wins; the search goes on from
+the end of what was matched.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from voice_prompts.catalog import PromptCatalog
+from voice_prompts.formats import read_pcm
+
+Floats = npt.NDArray[np.float64]
+
+RATE = 8000
+HOP = 80  # 10 ms
+WINDOW = 256  # 32 ms
+BANDS = 24
+BAND_EDGES_HZ = (150.0, 3600.0)
+FLOOR_DB = 45.0  # band energies are clipped this far below the signal's own loud level (noise, digital silence)
+ACTIVE_DB = 35.0  # a frame sounds when its energy is within this of the loud level (and above the noise floor)
+NOISE_MARGIN_DB = 8.0
+SHIFTS = range(-12, 13)  # frames a template may sit away from the detected onset (soft onsets differ)
+MATCH_MIN = 0.6  # below this best score a sound is "unknown"
+WALK_FRAMES = 30  # window of the extent walk (300 ms), ...
+WALK_STEP = 10  # ... moved 100 ms at a time
+WALK_OK = 0.4  # a window agrees at this correlation or more
+MIN_CUT_S = 0.4  # a prompt cut shorter than this is not claimed
+UNKNOWN_GAP_S = 0.15  # an unknown sound ends at a silence this long (password characters are 0.2 s apart)
+TAIL_FRAMES = 20
+CUT_GAP = 4  # frames of quiet that end a short prompt's sound (a stopped playback may be followed 40 ms later by the next)
+CUT_MIN_PART = 1 / 3  # a password character cut shorter than this part of it is not claimed, ...
+CUT_MIN_FRAMES = 8  # ... nor one heard for less than 80 ms
+CUT_MARGIN = 0.1  # a heard part must score this much better than the whole to be called cut
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One prompt found in the recording (`prompt` None: a sound that matches none)."""
+
+    prompt: str | None
+    start_s: float
+    end_s: float
+    score: float
+    cut: bool = False
+
+
+@dataclass(frozen=True)
+class _Template:
+    id: str
+    bands: Floats  # frames x BANDS, dB, floored
+    lead: int  # first sounding frame
+    frames: int
+
+
+def _band_matrix() -> Floats:
+    freqs = np.fft.rfftfreq(WINDOW, 1.0 / RATE)
+    low, high = BAND_EDGES_HZ
+    edges = np.geomspace(low, high, BANDS + 1)
+    matrix = np.zeros((len(freqs), BANDS))
+    for band in range(BANDS):
+        matrix[(freqs >= edges[band]) & (freqs < edges[band + 1]), band] = 1.0
+    return matrix
+
+
+_BANDS = _band_matrix()
+_HANN = np.hanning(WINDOW)
+
+
+def band_energies(samples: npt.ArrayLike) -> tuple[Floats, Floats]:
+    """(frames x BANDS band energies in dB, frame energy in dB) of 8 kHz audio in int16 units."""
+    x = np.asarray(samples, dtype=np.float64) / 32768.0
+    if len(x) < WINDOW:
+        x = np.concatenate([x, np.zeros(WINDOW - len(x))])
+    count = 1 + (len(x) - WINDOW) // HOP
+    index = np.arange(WINDOW)[None, :] + HOP * np.arange(count)[:, None]
+    spectrum = np.abs(np.fft.rfft(x[index] * _HANN, axis=1)) ** 2
+    bands = 10.0 * np.log10(spectrum @ _BANDS + 1e-12)
+    energy = 10.0 * np.log10(spectrum.sum(axis=1) + 1e-12)
+    return bands, energy
+
+
+def _loud_level(energy: Floats) -> float:
+    return float(np.percentile(energy, 98)) if len(energy) else 0.0
+
+
+def _ncc(a: Floats, b: Floats) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / denominator if denominator > 0 else 0.0
+
+
+class Recogniser:
+    """Finds prompts of a fixed set in recordings; build it once (`from_catalog`), call `recognise` per call."""
+
+    def __init__(self, prompts: Mapping[str, npt.ArrayLike]) -> None:
+        self._templates = [self._template(pid, audio) for pid, audio in prompts.items()]
+        if not self._templates:
+            raise ValueError("a recogniser needs at least one prompt")
+
+    @classmethod
+    def from_catalog(cls, catalog: PromptCatalog, sets: Iterable[str] = ("flow", "units")) -> Recogniser:
+        wanted = set(sets)
+        audio = {pid: np.frombuffer(read_pcm(catalog.path(pid)), dtype="<i2")
+                 for pid in catalog.ids() if catalog.prompt(pid).set in wanted}
+        return cls(audio)
+
+    @property
+    def prompt_ids(self) -> list[str]:
+        return [t.id for t in self._templates]
+
+    @staticmethod
+    def _template(prompt_id: str, audio: npt.ArrayLike) -> _Template:
+        bands, energy = band_energies(audio)
+        loud = _loud_level(energy)
+        sounding = np.flatnonzero(energy > loud - ACTIVE_DB)
+        lead = int(sounding[0]) if len(sounding) else 0
+        return _Template(prompt_id, np.maximum(bands, bands.max() - FLOOR_DB), lead, len(bands))
+
+    def recognise(self, samples: npt.ArrayLike) -> list[Heard]:
+        """Every prompt heard in `samples` (8 kHz, int16 units), in order, with start and end in seconds."""
+        bands, energy = band_energies(samples)
+        if not len(energy):
+            return []
+        loud = _loud_level(energy)
+        noise = float(np.percentile(energy, 10))
+        active = energy > max(loud - ACTIVE_DB, noise + NOISE_MARGIN_DB)
+        bands = np.maximum(bands, bands.max() - FLOOR_DB)
+        heard: list[Heard] = []
+        position = 0
+        while True:
+            onsets = np.flatnonzero(active[position:])
+            if not len(onsets):
+                return heard
+            onset = position + int(onsets[0])
+            found = self._best(bands, onset, self._sound_end(active, onset))
+            if found is None:
+                end = self._silence_after(active, onset)
+                heard.append(Heard(None, onset * HOP / RATE, end * HOP / RATE, 0.0))
+            else:
+                template, start, end, score = found
+                cut = end < start + template.frames - WALK_STEP
+                heard.append(Heard(template.id, max(start, 0) * HOP / RATE, end * HOP / RATE, round(score, 3), cut))
+                end = max(end, onset + 1)
+            position = self._quiet_from(active, end)
+
+    def _best(self, bands: Floats, onset: int, sound_end: int) -> tuple[_Template, int, int, float] | None:
+        best: tuple[_Template, int, int, float] | None = None
+        best_rank = -1.0
+        for template in self._templates:
+            match = self._match(template, bands, onset, sound_end)
+            if match is None:
+                continue
+            start, end, score, penalty = match
+            rank = score - penalty
+            if best is None or rank > best_rank + 0.01 or (rank > best_rank - 0.01 and end - start > best[2] - best[1]):
+                best, best_rank = (template, start, end, score), rank
+        return best if best is not None and best[3] >= MATCH_MIN else None
+
+    def _match(self, template: _Template, bands: Floats, onset: int, sound_end: int
+               ) -> tuple[int, int, float, float] | None:
+        """(start frame, end frame, score, penalty) of `template` placed at `onset`, or None when it does not fit.
+        A short template whose sound stops early in the recording (`sound_end`: a playback stopped before its last
+        frames went out) is also scored on the part that was heard, when that part is at least a third of it; such
+        a part competes with the other prompts CUT_MARGIN lower (a short part matches by chance more easily)."""
+        scored: list[tuple[float, int]] = []
+        head = min(template.frames, template.lead + WALK_FRAMES)  # the first 300 ms of sound choose the shift
+        for shift in SHIFTS:
+            start = onset - template.lead + shift
+            if start < 0 or start + head > len(bands):
+                continue
+            scored.append((_ncc(template.bands[:head], bands[start:start + head]), start))
+        if not scored:
+            return None
+        _, start = max(scored)
+        if template.frames <= 2 * WALK_FRAMES:
+            length = min(template.frames, len(bands) - start)
+            if length < template.frames and length * HOP / RATE < MIN_CUT_S:
+                return None
+            whole = _ncc(template.bands[:length], bands[start:start + length])
+            heard = sound_end - start + 1
+            if heard >= max(CUT_MIN_FRAMES, template.frames * CUT_MIN_PART) and heard < length - 3:
+                part = _ncc(template.bands[:heard], bands[start:start + heard])
+                if part > whole + CUT_MARGIN:
+                    return start, start + heard, part, CUT_MARGIN
+            return start, start + length, whole, 0.0
+        walked = self._walk(template, bands, start)
+        return None if walked is None else (*walked, 0.0)
+
+    def _walk(self, template: _Template, bands: Floats, start: int) -> tuple[int, int, float] | None:
+        """Follow a long template window by window (allowing a frame or two of slip) until it stops agreeing."""
+        slip, matched, scores = 0, 0, []
+        for offset in range(0, template.frames - WALK_STEP, WALK_STEP):
+            size = min(WALK_FRAMES, template.frames - offset)
+            mine = template.bands[offset:offset + size]
+            tries = []
+            for extra in (0, -1, 1, -2, 2):
+                at = start + offset + slip + extra
+                if 0 <= at and at + size <= len(bands):
+                    tries.append((_ncc(mine, bands[at:at + size]), slip + extra))
+            if not tries:
+                break
+            score, new_slip = max(tries)
+            if score < WALK_OK and mine.std() > 1.0:
+                break
+            slip = new_slip
+            scores.append(score)
+            matched = offset + size
+        if not scores or (matched < template.frames - WALK_STEP and matched * HOP / RATE < MIN_CUT_S):
+            return None
+        return start, start + matched + slip, float(np.mean(scores))
+
+    @staticmethod
+    def _quiet_from(active: npt.NDArray[np.bool_], end: int) -> int:
+        """The first quiet frame at or after `end` (a prompt's own last frames may still sound: its tail and
+        pad), looking at most TAIL_FRAMES on; prompts are always at least 50 ms apart (their pads)."""
+        for index in range(end, min(end + TAIL_FRAMES, len(active))):
+            if not active[index]:
+                return index
+        return end
+
+    @staticmethod
+    def _sound_end(active: npt.NDArray[np.bool_], onset: int) -> int:
+        """The last sounding frame before the first quiet run of CUT_GAP frames after `onset`."""
+        quiet = 0
+        for index in range(onset, len(active)):
+            quiet = 0 if active[index] else quiet + 1
+            if quiet >= CUT_GAP:
+                return index - CUT_GAP
+        return len(active) - 1
+
+    @staticmethod
+    def _silence_after(active: npt.NDArray[np.bool_], onset: int) -> int:
+        gap = int(UNKNOWN_GAP_S * RATE / HOP)
+        quiet = 0
+        for index in range(onset, len(active)):
+            quiet = 0 if active[index] else quiet + 1
+            if quiet >= gap:
+                return index - gap + 1
+        return len(active)
