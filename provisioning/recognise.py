@@ -24,6 +24,7 @@ from voice_prompts.catalog import PromptCatalog
 from voice_prompts.formats import read_pcm
 
 Floats = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
 
 RATE = 8000
 HOP = 80  # 10 ms
@@ -33,6 +34,7 @@ BAND_EDGES_HZ = (150.0, 3600.0)
 FLOOR_DB = 45.0  # band energies are clipped this far below the signal's own loud level (noise, digital silence)
 ACTIVE_DB = 35.0  # a frame sounds when its energy is within this of the loud level (and above the noise floor)
 NOISE_MARGIN_DB = 8.0
+QUIET_MARGIN_DB = 4.0  # a frame this close to the noise floor is the line's own quiet
 SHIFTS = range(-12, 13)  # frames a template may sit away from the detected onset (soft onsets differ)
 MATCH_MIN = 0.6  # below this best score a sound is "unknown"
 WALK_FRAMES = 30  # window of the extent walk (300 ms), ...
@@ -41,6 +43,9 @@ WALK_OK = 0.4  # a window agrees at this correlation or more
 MIN_CUT_S = 0.4  # a prompt cut shorter than this is not claimed
 UNKNOWN_GAP_S = 0.15  # an unknown sound ends at a silence this long (password characters are 0.2 s apart)
 TAIL_FRAMES = 20
+LOUD_DB = 20.0  # a prompt frame within this of the prompt's loud level clearly sounds
+STAND_OUT_DB = 15.0  # ... and only where it would stand this far above the line's noise
+STOP_RUN = 2  # frames of a quiet line where the prompt sounds: its playback was stopped
 CUT_GAP = 4  # frames of quiet that end a short prompt's sound (a stopped playback may be followed 40 ms later by the next)
 CUT_MIN_PART = 1 / 3  # a password character cut shorter than this part of it is not claimed, ...
 CUT_MIN_FRAMES = 8  # ... nor one heard for less than 80 ms
@@ -59,11 +64,22 @@ class Heard:
 
 
 @dataclass(frozen=True)
+class _Line:
+    """The recording being searched."""
+
+    bands: Floats
+    active: Mask  # sounding frames (onsets)
+    quiet: Mask  # frames at the line's own floor: nothing playing
+    stand_out: float  # a prompt frame this loud relative to its loud level would be well above the line's noise
+
+
+@dataclass(frozen=True)
 class _Template:
     id: str
     bands: Floats  # frames x BANDS, dB, floored
     lead: int  # first sounding frame
     frames: int
+    level: Floats  # each frame's energy relative to the prompt's loud level, dB
 
 
 def _band_matrix() -> Floats:
@@ -129,7 +145,7 @@ class Recogniser:
         loud = _loud_level(energy)
         sounding = np.flatnonzero(energy > loud - ACTIVE_DB)
         lead = int(sounding[0]) if len(sounding) else 0
-        return _Template(prompt_id, np.maximum(bands, bands.max() - FLOOR_DB), lead, len(bands))
+        return _Template(prompt_id, np.maximum(bands, bands.max() - FLOOR_DB), lead, len(bands), energy - loud)
 
     def recognise(self, samples: npt.ArrayLike) -> list[Heard]:
         """Every prompt heard in `samples` (8 kHz, int16 units), in order, with start and end in seconds."""
@@ -139,7 +155,9 @@ class Recogniser:
         loud = _loud_level(energy)
         noise = float(np.percentile(energy, 10))
         active = energy > max(loud - ACTIVE_DB, noise + NOISE_MARGIN_DB)
-        bands = np.maximum(bands, bands.max() - FLOOR_DB)
+        line = _Line(np.maximum(bands, bands.max() - FLOOR_DB), active,
+                     energy < max(loud - ACTIVE_DB, noise + QUIET_MARGIN_DB),
+                     max(-LOUD_DB, noise + STAND_OUT_DB - loud))
         heard: list[Heard] = []
         position = 0
         while True:
@@ -147,7 +165,7 @@ class Recogniser:
             if not len(onsets):
                 return heard
             onset = position + int(onsets[0])
-            found = self._best(bands, onset, self._sound_end(active, onset))
+            found = self._best(line, onset)
             if found is None:
                 end = self._silence_after(active, onset)
                 heard.append(Heard(None, onset * HOP / RATE, end * HOP / RATE, 0.0))
@@ -158,11 +176,12 @@ class Recogniser:
                 end = max(end, onset + 1)
             position = self._quiet_from(active, end)
 
-    def _best(self, bands: Floats, onset: int, sound_end: int) -> tuple[_Template, int, int, float] | None:
+    def _best(self, line: _Line, onset: int) -> tuple[_Template, int, int, float] | None:
+        sound_end = self._sound_end(line.active, onset)
         best: tuple[_Template, int, int, float] | None = None
         best_rank = -1.0
         for template in self._templates:
-            match = self._match(template, bands, onset, sound_end)
+            match = self._match(template, line, onset, sound_end)
             if match is None:
                 continue
             start, end, score, penalty = match
@@ -171,8 +190,7 @@ class Recogniser:
                 best, best_rank = (template, start, end, score), rank
         return best if best is not None and best[3] >= MATCH_MIN else None
 
-    def _match(self, template: _Template, bands: Floats, onset: int, sound_end: int
-               ) -> tuple[int, int, float, float] | None:
+    def _match(self, template: _Template, line: _Line, onset: int, sound_end: int) -> tuple[int, int, float, float] | None:
         """(start frame, end frame, score, penalty) of `template` placed at `onset`, or None when it does not fit.
         A short template whose sound stops early in the recording (`sound_end`: a playback stopped before its last
         frames went out) is also scored on the part that was heard, when that part is at least a third of it; such
@@ -181,37 +199,46 @@ class Recogniser:
         head = min(template.frames, template.lead + WALK_FRAMES)  # the first 300 ms of sound choose the shift
         for shift in SHIFTS:
             start = onset - template.lead + shift
-            if start < 0 or start + head > len(bands):
+            if start < 0 or start + head > len(line.bands):
                 continue
-            scored.append((_ncc(template.bands[:head], bands[start:start + head]), start))
+            scored.append((_ncc(template.bands[:head], line.bands[start:start + head]), start))
         if not scored:
             return None
         _, start = max(scored)
         if template.frames <= 2 * WALK_FRAMES:
-            length = min(template.frames, len(bands) - start)
+            length = min(template.frames, len(line.bands) - start)
             if length < template.frames and length * HOP / RATE < MIN_CUT_S:
                 return None
-            whole = _ncc(template.bands[:length], bands[start:start + length])
+            whole = _ncc(template.bands[:length], line.bands[start:start + length])
             heard = sound_end - start + 1
             if heard >= max(CUT_MIN_FRAMES, template.frames * CUT_MIN_PART) and heard < length - 3:
-                part = _ncc(template.bands[:heard], bands[start:start + heard])
+                part = _ncc(template.bands[:heard], line.bands[start:start + heard])
                 if part > whole + CUT_MARGIN:
                     return start, start + heard, part, CUT_MARGIN
             return start, start + length, whole, 0.0
-        walked = self._walk(template, bands, start)
+        walked = self._walk(template, line, start)
         return None if walked is None else (*walked, 0.0)
 
-    def _walk(self, template: _Template, bands: Floats, start: int) -> tuple[int, int, float] | None:
-        """Follow a long template window by window (allowing a frame or two of slip) until it stops agreeing."""
-        slip, matched, scores = 0, 0, []
+    def _walk(self, template: _Template, line: _Line, start: int) -> tuple[int, int, float] | None:
+        """Follow a long template window by window (allowing a frame or two of slip) until it stops agreeing, or
+        until the line goes quiet where the prompt clearly sounds (its playback was stopped: barge-in)."""
+        slip, matched = 0, 0
+        scores: list[float] = []
         for offset in range(0, template.frames - WALK_STEP, WALK_STEP):
             size = min(WALK_FRAMES, template.frames - offset)
+            stopped = self._stopped_at(template, line, start + slip, offset, size)
+            if stopped is not None:
+                if stopped > offset:
+                    scores.append(_ncc(template.bands[offset:stopped], line.bands[start + slip + offset:start + slip + stopped])
+                                  if stopped - offset > 2 else scores[-1] if scores else 0.0)
+                    matched = stopped
+                break
             mine = template.bands[offset:offset + size]
             tries = []
             for extra in (0, -1, 1, -2, 2):
                 at = start + offset + slip + extra
-                if 0 <= at and at + size <= len(bands):
-                    tries.append((_ncc(mine, bands[at:at + size]), slip + extra))
+                if 0 <= at and at + size <= len(line.bands):
+                    tries.append((_ncc(mine, line.bands[at:at + size]), slip + extra))
             if not tries:
                 break
             score, new_slip = max(tries)
@@ -223,6 +250,21 @@ class Recogniser:
         if not scores or (matched < template.frames - WALK_STEP and matched * HOP / RATE < MIN_CUT_S):
             return None
         return start, start + matched + slip, float(np.mean(scores))
+
+    @staticmethod
+    def _stopped_at(template: _Template, line: _Line, at: int, offset: int, size: int) -> int | None:
+        """The first template frame in [offset, offset + size) from which the prompt sounds for STOP_RUN frames
+        while the line (template frame k at line frame at + k) is quiet for them; None when there is none."""
+        end = min(offset + size, len(line.quiet) - at)
+        if end <= offset:
+            return None
+        silenced = (template.level[offset:end] > line.stand_out) & line.quiet[at + offset:at + end]
+        run = 0
+        for index, value in enumerate(silenced):
+            run = run + 1 if value else 0
+            if run == STOP_RUN:
+                return offset + index - STOP_RUN + 1
+        return None
 
     @staticmethod
     def _quiet_from(active: npt.NDArray[np.bool_], end: int) -> int:
