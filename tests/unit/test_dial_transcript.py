@@ -109,7 +109,7 @@ def test_the_demo_key_rule_on_live_audio_waits_for_a_second_of_silence() -> None
 def test_with_barge_in_keys_do_not_wait_for_the_box() -> None:
     plan = DemoKeys(parse_keys("8,1"), barge_in=True)
     plan.answered(0.0)
-    pressed = []
+    pressed: list[tuple[float, str]] = []
     for step in range(1, 200):
         t = step * 0.02
         plan.frame(t, True)  # the box never stops talking
