@@ -43,6 +43,7 @@ WALK_OK = 0.4  # a window agrees at this correlation or more
 MIN_CUT_S = 0.4  # a prompt cut shorter than this is not claimed
 UNKNOWN_GAP_S = 0.15  # an unknown sound ends at a silence this long (password characters are 0.2 s apart)
 TAIL_FRAMES = 20
+MIN_UNKNOWN_FRAMES = 8  # an unknown sound shorter than 80 ms is not reported
 LOUD_DB = 20.0  # a prompt frame within this of the prompt's loud level clearly sounds
 STAND_OUT_DB = 15.0  # ... and only where it would stand this far above the line's noise
 STOP_RUN = 2  # frames of a quiet line where the prompt sounds: its playback was stopped
@@ -168,7 +169,8 @@ class Recogniser:
             found = self._best(line, onset)
             if found is None:
                 end = self._silence_after(active, onset)
-                heard.append(Heard(None, onset * HOP / RATE, end * HOP / RATE, 0.0))
+                if end - onset >= MIN_UNKNOWN_FRAMES:  # shorter: a click, or the last scrap of a stopped prompt
+                    heard.append(Heard(None, onset * HOP / RATE, end * HOP / RATE, 0.0))
             else:
                 template, start, end, score = found
                 cut = end < start + template.frames - WALK_STEP
