@@ -46,10 +46,14 @@ TAIL_FRAMES = 20
 MIN_UNKNOWN_FRAMES = 8  # an unknown sound shorter than 80 ms is not reported
 LOUD_DB = 20.0  # a prompt frame within this of the prompt's loud level clearly sounds
 STAND_OUT_DB = 15.0  # ... and only where it would stand this far above the line's noise
+RESUME_FRAMES = 20  # after a quiet run, this much of the prompt is compared to tell a dropout from a stop
+RESUME_OK = 0.7
 STOP_RUN = 2  # frames of a quiet line where the prompt sounds: its playback was stopped
 CUT_GAP = 4  # frames of quiet that end a short prompt's sound (a stopped playback may be followed 40 ms later by the next)
 CUT_MIN_PART = 1 / 3  # a password character cut shorter than this part of it is not claimed, ...
 CUT_MIN_FRAMES = 8  # ... nor one heard for less than 80 ms
+LONGER_TIE = 0.03  # a prompt that explains more of the sound wins unless another scores this much better
+PART_MIN = 0.8  # ... and must score at least this (a scrap at the end of a call matches anything a little)
 CUT_MARGIN = 0.1  # a heard part must score this much better than the whole to be called cut
 
 
@@ -121,6 +125,16 @@ def _ncc(a: Floats, b: Floats) -> float:
     return float((a * b).sum()) / denominator if denominator > 0 else 0.0
 
 
+def _better(rank: float, extent: int, best_rank: float, best_extent: int) -> bool:
+    """Whether a candidate beats the best so far: by score, but one that explains more of the sound (a whole
+    sentence against a shorter prompt that starts with the same words) wins unless the other is LONGER_TIE better."""
+    if extent > best_extent:
+        return rank > best_rank - LONGER_TIE
+    if extent < best_extent:
+        return rank > best_rank + LONGER_TIE
+    return rank > best_rank
+
+
 class Recogniser:
     """Finds prompts of a fixed set in recordings; build it once (`from_catalog`), call `recognise` per call."""
 
@@ -166,7 +180,7 @@ class Recogniser:
             if not len(onsets):
                 return heard
             onset = position + int(onsets[0])
-            found = self._best(line, onset)
+            found = self._best(line, onset, position)
             if found is None:
                 end = self._silence_after(active, onset)
                 if end - onset >= MIN_UNKNOWN_FRAMES:  # shorter: a click, or the last scrap of a stopped prompt
@@ -178,21 +192,23 @@ class Recogniser:
                 end = max(end, onset + 1)
             position = self._quiet_from(active, end)
 
-    def _best(self, line: _Line, onset: int) -> tuple[_Template, int, int, float] | None:
+    def _best(self, line: _Line, onset: int, earliest: int) -> tuple[_Template, int, int, float] | None:
         sound_end = self._sound_end(line.active, onset)
         best: tuple[_Template, int, int, float] | None = None
-        best_rank = -1.0
+        best_rank, best_covered = -1.0, 0
         for template in self._templates:
-            match = self._match(template, line, onset, sound_end)
+            match = self._match(template, line, onset, sound_end, earliest)
             if match is None:
                 continue
             start, end, score, penalty = match
             rank = score - penalty
-            if best is None or rank > best_rank + 0.01 or (rank > best_rank - 0.01 and end - start > best[2] - best[1]):
-                best, best_rank = (template, start, end, score), rank
+            covered = int(line.active[start:end].sum())  # sounding frames explained (quiet ones explain nothing)
+            if best is None or _better(rank, covered, best_rank, best_covered):
+                best, best_rank, best_covered = (template, start, end, score), rank, covered
         return best if best is not None and best[3] >= MATCH_MIN else None
 
-    def _match(self, template: _Template, line: _Line, onset: int, sound_end: int) -> tuple[int, int, float, float] | None:
+    def _match(self, template: _Template, line: _Line, onset: int, sound_end: int, earliest: int
+               ) -> tuple[int, int, float, float] | None:
         """(start frame, end frame, score, penalty) of `template` placed at `onset`, or None when it does not fit.
         A short template whose sound stops early in the recording (`sound_end`: a playback stopped before its last
         frames went out) is also scored on the part that was heard, when that part is at least a third of it; such
@@ -201,7 +217,7 @@ class Recogniser:
         head = min(template.frames, template.lead + WALK_FRAMES)  # the first 300 ms of sound choose the shift
         for shift in SHIFTS:
             start = onset - template.lead + shift
-            if start < 0 or start + head > len(line.bands):
+            if start < earliest or start + head > len(line.bands):  # never back into what was matched before
                 continue
             scored.append((_ncc(template.bands[:head], line.bands[start:start + head]), start))
         if not scored:
@@ -215,7 +231,7 @@ class Recogniser:
             heard = sound_end - start + 1
             if heard >= max(CUT_MIN_FRAMES, template.frames * CUT_MIN_PART) and heard < length - 3:
                 part = _ncc(template.bands[:heard], line.bands[start:start + heard])
-                if part > whole + CUT_MARGIN:
+                if part > whole + CUT_MARGIN and part >= PART_MIN:
                     return start, start + heard, part, CUT_MARGIN
             return start, start + length, whole, 0.0
         walked = self._walk(template, line, start)
@@ -224,11 +240,15 @@ class Recogniser:
     def _walk(self, template: _Template, line: _Line, start: int) -> tuple[int, int, float] | None:
         """Follow a long template window by window (allowing a frame or two of slip) until it stops agreeing, or
         until the line goes quiet where the prompt clearly sounds (its playback was stopped: barge-in)."""
-        slip, matched = 0, 0
+        slip, matched, checked = 0, 0, 0
         scores: list[float] = []
         for offset in range(0, template.frames - WALK_STEP, WALK_STEP):
             size = min(WALK_FRAMES, template.frames - offset)
-            stopped = self._stopped_at(template, line, start + slip, offset, size)
+            stopped = self._stopped_at(template, line, start + slip, max(offset, checked), offset + size - max(offset, checked))
+            while stopped is not None and self._resumes(template, line, start + slip, stopped):
+                checked = stopped + STOP_RUN  # a dropout (a frame lost on the way), not a stop: look on after it
+                stopped = self._stopped_at(template, line, start + slip, checked, offset + size - checked)
+            checked = max(checked, offset + size)
             if stopped is not None:
                 if stopped > offset:
                     scores.append(_ncc(template.bands[offset:stopped], line.bands[start + slip + offset:start + slip + stopped])
@@ -252,6 +272,21 @@ class Recogniser:
         if not scores or (matched < template.frames - WALK_STEP and matched * HOP / RATE < MIN_CUT_S):
             return None
         return start, start + matched + slip, float(np.mean(scores))
+
+    @staticmethod
+    def _resumes(template: _Template, line: _Line, at: int, stopped: int) -> bool:
+        """Whether the prompt goes on after a quiet run at template frame `stopped` (line frame at + stopped): the
+        200 ms after it agree with the template a little later or earlier (frames lost or concealed in transit)."""
+        first = stopped + STOP_RUN + 3
+        mine = template.bands[first:first + RESUME_FRAMES]
+        if len(mine) < RESUME_FRAMES // 2 or mine.std() <= 1.0:
+            return False
+        for extra in range(-6, 3):
+            begin = at + first + extra
+            if 0 <= begin and begin + len(mine) <= len(line.bands) and \
+                    _ncc(mine, line.bands[begin:begin + len(mine)]) >= RESUME_OK:
+                return True
+        return False
 
     @staticmethod
     def _stopped_at(template: _Template, line: _Line, at: int, offset: int, size: int) -> int | None:

@@ -98,3 +98,20 @@ def test_silence_and_noise_alone_hold_no_prompt(recogniser: Recogniser) -> None:
     assert recogniser.recognise(np.zeros(8000, dtype=np.int16)) == []
     noise = np.random.default_rng(3).normal(0, 30, 16000)  # a quiet line, about -60 dBFS
     assert [h for h in recogniser.recognise(noise) if h.prompt is not None] == []
+
+
+def test_frames_lost_in_transit_do_not_cut_a_prompt(recogniser: Recogniser) -> None:
+    code = audio("ask_code")
+    lost = np.concatenate([code[:8000], np.zeros(320), code[8320:14000], code[14160:]])  # 40 ms zeroed, 20 ms gone
+    x, _ = call(0.2, lost, 0.3, "invalid_code", 0.3)
+    heard = recogniser.recognise(channel(x, "ulaw", 0.0, 30.0))
+    assert [(h.prompt, h.cut) for h in heard] == [("ask_code", False), ("invalid_code", False)]
+
+
+def test_a_sentence_with_its_end_clipped_is_not_taken_for_a_shorter_one_with_the_same_start(
+        recogniser: Recogniser) -> None:
+    """"Mã số chưa đúng, mời nhập lại." losing its last 250 ms (seen on the SIP line) against "Mã số chưa đúng."."""
+    clipped = audio("invalid_code")[:-2000]
+    x, _ = call(0.2, clipped, 1.5, "invalid_final", "goodbye", 0.3)
+    heard = recogniser.recognise(channel(x, "ulaw", 0.0, 25.0))
+    assert [(h.prompt, h.cut) for h in heard] == [("invalid_code", True), ("invalid_final", False), ("goodbye", False)]
