@@ -48,13 +48,15 @@ LOUD_DB = 20.0  # a prompt frame within this of the prompt's loud level clearly 
 STAND_OUT_DB = 15.0  # ... and only where it would stand this far above the line's noise
 RESUME_FRAMES = 20  # after a quiet run, this much of the prompt is compared to tell a dropout from a stop
 RESUME_OK = 0.7
+CONTINUES_OK = 0.85  # the rest of a password character after a gap (short: chance agreement is higher)
 STOP_RUN = 2  # frames of a quiet line where the prompt sounds: its playback was stopped
 CUT_GAP = 4  # frames of quiet that end a short prompt's sound (a stopped playback may be followed 40 ms later by the next)
 CUT_MIN_PART = 1 / 3  # a password character cut shorter than this part of it is not claimed, ...
 CUT_MIN_FRAMES = 8  # ... nor one heard for less than 80 ms
 LONGER_TIE = 0.03  # a prompt that explains more of the sound wins unless another scores this much better
+AMBIGUOUS = 0.03  # a character heard in part is named only if no other scores within this
 PART_MIN = 0.8  # ... and must score at least this (a scrap at the end of a call matches anything a little)
-CUT_MARGIN = 0.1  # a heard part must score this much better than the whole to be called cut
+CUT_MARGIN = 0.05  # a heard part must score this much better than the whole to be called cut
 
 
 @dataclass(frozen=True)
@@ -186,35 +188,46 @@ class Recogniser:
                 if end - onset >= MIN_UNKNOWN_FRAMES:  # shorter: a click, or the last scrap of a stopped prompt
                     heard.append(Heard(None, onset * HOP / RATE, end * HOP / RATE, 0.0))
             else:
-                template, start, end, score = found
-                cut = end < start + template.frames - WALK_STEP
-                heard.append(Heard(template.id, max(start, 0) * HOP / RATE, end * HOP / RATE, round(score, 3), cut))
+                template, start, end, score, part, sure = found
+                cut = part or end < start + template.frames - WALK_STEP
+                heard.append(Heard(template.id if sure else None, max(start, 0) * HOP / RATE, end * HOP / RATE,
+                                   round(score, 3), cut))
                 end = max(end, onset + 1)
             position = self._quiet_from(active, end)
 
-    def _best(self, line: _Line, onset: int, earliest: int) -> tuple[_Template, int, int, float] | None:
+    def _best(self, line: _Line, onset: int, earliest: int) -> tuple[_Template, int, int, float, bool, bool] | None:
+        """The best prompt at `onset`: (template, start, end, score, a part only, sure). A password character
+        heard only in part is not named (not sure) when another character's part scores within AMBIGUOUS of it."""
         sound_end = self._sound_end(line.active, onset)
-        best: tuple[_Template, int, int, float] | None = None
-        best_rank, best_covered = -1.0, 0
+        found: list[tuple[float, int, _Template, int, int, float, bool]] = []
+        best: tuple[float, int, _Template, int, int, float, bool] | None = None
         for template in self._templates:
             match = self._match(template, line, onset, sound_end, earliest)
             if match is None:
                 continue
             start, end, score, penalty = match
-            rank = score - penalty
             covered = int(line.active[start:end].sum())  # sounding frames explained (quiet ones explain nothing)
-            if best is None or _better(rank, covered, best_rank, best_covered):
-                best, best_rank, best_covered = (template, start, end, score), rank, covered
-        return best if best is not None and best[3] >= MATCH_MIN else None
+            candidate = (score - penalty, covered, template, start, end, score, penalty > 0)
+            found.append(candidate)
+            if best is None or _better(candidate[0], covered, best[0], best[1]):
+                best = candidate
+        if best is None or best[5] < MATCH_MIN:
+            return None
+        rank, _, template, start, end, score, part = best
+        sure = not part or all(other[2] is template or other[0] < rank - AMBIGUOUS for other in found)
+        return template, start, end, score, part, sure
 
     def _match(self, template: _Template, line: _Line, onset: int, sound_end: int, earliest: int
                ) -> tuple[int, int, float, float] | None:
         """(start frame, end frame, score, penalty) of `template` placed at `onset`, or None when it does not fit.
         A short template whose sound stops early in the recording (`sound_end`: a playback stopped before its last
-        frames went out) is also scored on the part that was heard, when that part is at least a third of it; such
+        frames went out: the line is quiet where the prompt still sounds, and what follows is not the prompt's
+        rest) is also scored on the part that was heard, when that part is at least a third of it; such
         a part competes with the other prompts CUT_MARGIN lower (a short part matches by chance more easily)."""
         scored: list[tuple[float, int]] = []
-        head = min(template.frames, template.lead + WALK_FRAMES)  # the first 300 ms of sound choose the shift
+        # the first 300 ms of sound choose the shift, and no more than the line's sound when it stops sooner
+        head = min(template.frames, template.lead + WALK_FRAMES,
+                   max(CUT_MIN_FRAMES, sound_end - onset + 1 + template.lead))
         for shift in SHIFTS:
             start = onset - template.lead + shift
             if start < earliest or start + head > len(line.bands):  # never back into what was matched before
@@ -229,7 +242,9 @@ class Recogniser:
                 return None
             whole = _ncc(template.bands[:length], line.bands[start:start + length])
             heard = sound_end - start + 1
-            if heard >= max(CUT_MIN_FRAMES, template.frames * CUT_MIN_PART) and heard < length - 3:
+            if heard >= max(CUT_MIN_FRAMES, template.frames * CUT_MIN_PART) and heard < length - 1 \
+                    and self._stopped_at(template, line, start, max(0, heard - 2), CUT_GAP + 3) is not None \
+                    and not self._continues(template, line, start, heard):
                 part = _ncc(template.bands[:heard], line.bands[start:start + heard])
                 if part > whole + CUT_MARGIN and part >= PART_MIN:
                     return start, start + heard, part, CUT_MARGIN
@@ -274,6 +289,21 @@ class Recogniser:
         return start, start + matched + slip, float(np.mean(scores))
 
     @staticmethod
+    def _continues(template: _Template, line: _Line, at: int, heard: int) -> bool:
+        """Whether the rest of a short prompt follows a quiet gap after its first `heard` frames (a pause inside
+        the word, not a stopped playback)."""
+        sounding = np.flatnonzero(template.level > -LOUD_DB)
+        rest = template.bands[heard + CUT_GAP:int(sounding[-1]) + 1 if len(sounding) else 0]
+        if len(rest) < CUT_GAP or rest.std() <= 1.0:
+            return False
+        for extra in range(-CUT_GAP, CUT_GAP + 1):
+            begin = at + heard + CUT_GAP + extra
+            if 0 <= begin and begin + len(rest) <= len(line.bands) and \
+                    _ncc(rest, line.bands[begin:begin + len(rest)]) >= CONTINUES_OK:
+                return True
+        return False
+
+    @staticmethod
     def _resumes(template: _Template, line: _Line, at: int, stopped: int) -> bool:
         """Whether the prompt goes on after a quiet run at template frame `stopped` (line frame at + stopped): the
         200 ms after it agree with the template a little later or earlier (frames lost or concealed in transit)."""
@@ -292,7 +322,7 @@ class Recogniser:
     def _stopped_at(template: _Template, line: _Line, at: int, offset: int, size: int) -> int | None:
         """The first template frame in [offset, offset + size) from which the prompt sounds for STOP_RUN frames
         while the line (template frame k at line frame at + k) is quiet for them; None when there is none."""
-        end = min(offset + size, len(line.quiet) - at)
+        end = min(offset + size, len(line.quiet) - at, template.frames)
         if end <= offset:
             return None
         silenced = (template.level[offset:end] > line.stand_out) & line.quiet[at + offset:at + end]

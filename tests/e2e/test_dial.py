@@ -133,7 +133,8 @@ def password_sealed_for(run: Run, code: str) -> str:
 def assert_reset_heard_as_sealed(run: Run, name: str, code: str) -> None:
     """Outcome reset, and the password the dialer heard is the one the box sealed for central: both readings are
     it, except that the box's SIP line may clip or drop the last character of a reading (docs/dialer.md,
-    Findings; the xfail test below asks for whole readings), so a reading may lack its last character."""
+    Findings; the xfail test below asks for whole readings): that character may be missing, or unnamed ('?') when
+    too little of it was heard to tell it from another; it is never accepted as a different character."""
     call = run.calls[name]
     s = call.summary
     assert s["outcome"] == "reset", (s, call.said())
@@ -141,9 +142,8 @@ def assert_reset_heard_as_sealed(run: Run, name: str, code: str) -> None:
     sealed = password_sealed_for(run, code)
     heard = s["password_heard"]
     assert len(heard) == 2, heard
-    for reading in heard:
-        assert reading == sealed or reading == sealed[:-1] or reading[:-1] == sealed[:-1], (heard, sealed)
-    assert any(reading[:-1] == sealed[:-1] for reading in heard)
+    for reading in heard:  # whole, or its last character lost, or clipped too short to name ('?')
+        assert reading in (sealed, sealed[:-1], sealed[:-1] + "?"), (heard, sealed)
 
 
 def test_reset_the_password_heard_is_the_one_sealed_for_central(run: Run) -> None:
