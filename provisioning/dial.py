@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from drivers import DriverError
-from drivers.simcaller import parse_keys
+from drivers.simcaller import KeyStep, parse_keys
 from voice_prompts import PromptError
 from voice_prompts.catalog import PromptCatalog
 
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(call.summary["answered"] for call in calls) else 1
 
 
-def _dial(args: argparse.Namespace, steps: list[Any], recogniser: Recogniser, display: dict[str, str],
+def _dial(args: argparse.Namespace, steps: list[KeyStep], recogniser: Recogniser, display: dict[str, str],
           out: TextIO) -> list[Transcript]:
     try:
         from drivers.sip.dialer import Dialer  # pjsua2 loads only for this command

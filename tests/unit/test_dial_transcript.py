@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from drivers.simcaller import parse_keys
 from provisioning.dial_keys import DemoKeys
 from provisioning.dial_report import figures, write_report
@@ -115,3 +117,13 @@ def test_with_barge_in_keys_do_not_wait_for_the_box() -> None:
         plan.frame(t, True)  # the box never stops talking
         pressed.extend((round(t, 2), k) for k in plan.due(t))
     assert pressed == [(1.0, "8"), (3.0, "1")]  # ',' waits one second more
+
+
+def test_bad_arguments_are_named_and_nothing_is_dialled(capsys: pytest.CaptureFixture[str]) -> None:
+    from provisioning.cli import main
+
+    assert main(["dial", "--sip", "http://192.0.2.7", "--caller", "0912345678"]) == 2
+    assert "expected a SIP URI" in capsys.readouterr().err
+    assert main(["dial", "--sip", "sip:reset@192.0.2.7", "--caller", "0912345678", "--keys", "8 12a"]) == 2
+    assert "character 5 ('a') is not a key" in capsys.readouterr().err
+    assert main(["dial", "--sip", "sip:reset@192.0.2.7", "--caller", "0912345678", "--repeat", "0"]) == 2
