@@ -41,7 +41,6 @@ WALK_FRAMES = 30  # window of the extent walk (300 ms), ...
 WALK_STEP = 10  # ... moved 100 ms at a time
 WALK_OK = 0.4  # a window agrees at this correlation or more
 MIN_CUT_S = 0.4  # a prompt cut shorter than this is not claimed
-UNKNOWN_GAP_S = 0.15  # an unknown sound ends at a silence this long (password characters are 0.2 s apart)
 TAIL_FRAMES = 20
 MIN_UNKNOWN_FRAMES = 8  # an unknown sound shorter than 80 ms is not reported
 LOUD_DB = 20.0  # a prompt frame within this of the prompt's loud level clearly sounds
@@ -50,7 +49,8 @@ RESUME_FRAMES = 20  # after a quiet run, this much of the prompt is compared to 
 RESUME_OK = 0.7
 CONTINUES_OK = 0.85  # the rest of a password character after a gap (short: chance agreement is higher)
 STOP_RUN = 2  # frames of a quiet line where the prompt sounds: its playback was stopped
-CUT_GAP = 4  # frames of quiet that end a short prompt's sound (a stopped playback may be followed 40 ms later by the next)
+CUT_GAP = 4  # frames of quiet that end a short prompt's sound (a stopped playback may be followed 40 ms later
+#              by the next prompt)
 CUT_MIN_PART = 1 / 3  # a password character cut shorter than this part of it is not claimed, ...
 CUT_MIN_FRAMES = 8  # ... nor one heard for less than 80 ms
 LONGER_TIE = 0.03  # a prompt that explains more of the sound wins unless another scores this much better
@@ -183,8 +183,8 @@ class Recogniser:
                 return heard
             onset = position + int(onsets[0])
             found = self._best(line, onset, position)
-            if found is None:
-                end = self._silence_after(active, onset)
+            if found is None:  # an unknown sound ends at the first 40 ms of quiet: the next prompt may follow soon
+                end = self._sound_end(active, onset) + 1
                 if end - onset >= MIN_UNKNOWN_FRAMES:  # shorter: a click, or the last scrap of a stopped prompt
                     heard.append(Heard(None, onset * HOP / RATE, end * HOP / RATE, 0.0))
             else:
@@ -237,20 +237,25 @@ class Recogniser:
             return None
         _, start = max(scored)
         if template.frames <= 2 * WALK_FRAMES:
-            length = min(template.frames, len(line.bands) - start)
-            if length < template.frames and length * HOP / RATE < MIN_CUT_S:
-                return None
-            whole = _ncc(template.bands[:length], line.bands[start:start + length])
-            heard = sound_end - start + 1
-            if heard >= max(CUT_MIN_FRAMES, template.frames * CUT_MIN_PART) and heard < length - 1 \
-                    and self._stopped_at(template, line, start, max(0, heard - 2), CUT_GAP + 3) is not None \
-                    and not self._continues(template, line, start, heard):
-                part = _ncc(template.bands[:heard], line.bands[start:start + heard])
-                if part > whole + CUT_MARGIN and part >= PART_MIN:
-                    return start, start + heard, part, CUT_MARGIN
-            return start, start + length, whole, 0.0
+            return self._short(template, line, start, sound_end)
         walked = self._walk(template, line, start)
         return None if walked is None else (*walked, 0.0)
+
+    def _short(self, template: _Template, line: _Line, start: int, sound_end: int
+               ) -> tuple[int, int, float, float] | None:
+        """A password character (or a short sentence) scored whole, or on the part heard when it was stopped."""
+        length = min(template.frames, len(line.bands) - start)
+        if length < template.frames and length * HOP / RATE < MIN_CUT_S:
+            return None
+        whole = _ncc(template.bands[:length], line.bands[start:start + length])
+        heard = sound_end - start + 1
+        if heard >= max(CUT_MIN_FRAMES, template.frames * CUT_MIN_PART) and heard < length - 1 \
+                and self._stopped_at(template, line, start, max(0, heard - 2), CUT_GAP + 3) is not None \
+                and not self._continues(template, line, start, heard):
+            part = _ncc(template.bands[:heard], line.bands[start:start + heard])
+            if part > whole + CUT_MARGIN and part >= PART_MIN:
+                return start, start + heard, part, CUT_MARGIN
+        return start, start + length, whole, 0.0
 
     def _walk(self, template: _Template, line: _Line, start: int) -> tuple[int, int, float] | None:
         """Follow a long template window by window (allowing a frame or two of slip) until it stops agreeing, or
@@ -259,14 +264,16 @@ class Recogniser:
         scores: list[float] = []
         for offset in range(0, template.frames - WALK_STEP, WALK_STEP):
             size = min(WALK_FRAMES, template.frames - offset)
-            stopped = self._stopped_at(template, line, start + slip, max(offset, checked), offset + size - max(offset, checked))
+            first = max(offset, checked)
+            stopped = self._stopped_at(template, line, start + slip, first, offset + size - first)
             while stopped is not None and self._resumes(template, line, start + slip, stopped):
                 checked = stopped + STOP_RUN  # a dropout (a frame lost on the way), not a stop: look on after it
                 stopped = self._stopped_at(template, line, start + slip, checked, offset + size - checked)
             checked = max(checked, offset + size)
             if stopped is not None:
                 if stopped > offset:
-                    scores.append(_ncc(template.bands[offset:stopped], line.bands[start + slip + offset:start + slip + stopped])
+                    at = start + slip
+                    scores.append(_ncc(template.bands[offset:stopped], line.bands[at + offset:at + stopped])
                                   if stopped - offset > 2 else scores[-1] if scores else 0.0)
                     matched = stopped
                 break
@@ -351,13 +358,3 @@ class Recogniser:
             if quiet >= CUT_GAP:
                 return index - CUT_GAP
         return len(active) - 1
-
-    @staticmethod
-    def _silence_after(active: npt.NDArray[np.bool_], onset: int) -> int:
-        gap = int(UNKNOWN_GAP_S * RATE / HOP)
-        quiet = 0
-        for index in range(onset, len(active)):
-            quiet = 0 if active[index] else quiet + 1
-            if quiet >= gap:
-                return index - gap + 1
-        return len(active)

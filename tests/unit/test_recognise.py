@@ -123,3 +123,11 @@ def test_a_character_losing_its_end_to_the_next_sentence_leaves_the_sentence_who
     heard = recogniser.recognise(channel(x, "ulaw", 0.0, 30.0))
     assert [h.prompt for h in heard] == ["repeat", "d1", "d0", "change_password", "goodbye"]
     assert not heard[3].cut
+
+
+def test_an_unknown_sound_ends_at_the_first_short_quiet_so_the_next_prompt_is_found(recogniser: Recogniser) -> None:
+    t = np.arange(int(0.12 * 8000)) / 8000
+    scrap = 5000 * np.sin(2 * np.pi * 1300 * t)  # something no prompt sounds like, 40 ms before the next prompt
+    x, _ = call(0.3, scrap, 0.04, "repeat", "d1", "pause_char", "d5", 0.3)
+    heard = recogniser.recognise(channel(x, "ulaw", 0.0, 30.0))
+    assert [h.prompt for h in heard] == [None, "repeat", "d1", "d5"]
