@@ -65,7 +65,8 @@ def transcribe(facts: CallFacts, heard: Sequence[Heard], display: dict[str, str]
     out = Transcript()
     for item in heard:
         t = facts.audio_start_s + item.start_s - origin
-        event: dict[str, Any] = {"t": round(t, 2), "say": item.prompt or "?", "text": display.get(item.prompt or "", ""),
+        event: dict[str, Any] = {"t": round(t, 2), "say": item.prompt or "?",
+                                 "text": display.get(item.prompt or "", ""),
                                  "until": round(t + item.end_s - item.start_s, 2)}
         if item.cut:
             event["cut"] = True
@@ -83,7 +84,8 @@ def transcribe(facts: CallFacts, heard: Sequence[Heard], display: dict[str, str]
         "caller": mask_phone(facts.caller),
         "keys": "".join(key for _, key in facts.keys),
         "answer_s": None if facts.answered_s is None else round(facts.answered_s, 3),
-        "verdict_after_key_s": None if verdict_t is None or last_key is None else round(verdict_t - (last_key - origin), 2),
+        "verdict_after_key_s": None if verdict_t is None or last_key is None
+        else round(verdict_t - (last_key - origin), 2),
         "duration_s": round(facts.ended_s - origin, 2),
         "box_hung_up": facts.box_hung_up,
     }
