@@ -17,7 +17,11 @@ from drivers.serialmodem.privacy import redact
 
 # One place for the command lines the console relies on (ARCHITECTURE.md's contract); if a command takes other
 # arguments in a later build, change them here.
-STATUS = ("status", "--json")
+
+
+def status_argv(state_dir: Path) -> tuple[str, ...]:
+    """`status --json --state-dir DIR`: the daemon's socket in $RUNTIME_DIRECTORY or /run/resetline, else <state>/run."""
+    return ("status", "--json", "--state-dir", str(state_dir))
 
 
 def snapshot_argv(action: str, state_dir: Path, file: Path | None = None) -> tuple[str, ...]:

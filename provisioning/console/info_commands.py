@@ -12,7 +12,7 @@ from firmware.journal import JournalError
 
 from .commands import Command, Usage
 from .context import Context
-from .delegate import STATUS, mask_lines
+from .delegate import mask_lines, status_argv
 from .progress import human_bytes, human_seconds
 
 BACKLOG_SCAN = 1000  # the outbox rows looked at for the backlog count
@@ -50,8 +50,8 @@ def status(ctx: Context, args: list[str]) -> None:
                 ctx.say(f"Line {i} (đường dây):       {line.name} ({line.kind}) {getattr(line, 'port', '')}".rstrip())
         except configuration.ConfigError as exc:
             ctx.say(f"Configuration (cấu hình):  INVALID: {exc}")
-    outcome = ctx.run(STATUS, STATUS_TIMEOUT_S)
-    report = outcome.parsed_json() if outcome.ok else None
+    outcome = ctx.run(status_argv(settings.state_dir), STATUS_TIMEOUT_S)
+    report = outcome.parsed_json() if outcome.code in (0, 1) else None  # 1: the daemon reports a fault
     if report is not None:
         ctx.say("Daemon (lines, signal, registration) / Dịch vụ:")
         for key, value in flatten(report):
