@@ -23,7 +23,8 @@ from typing import Final
 from firmware import FirmwareError
 from firmware.insurance_code import InsuranceCodeError, check_code
 from firmware.phone import PhoneNumberError, normalise_phone
-from firmware.snapshot import KdfParams, Row, write_snapshot
+from firmware.snapshot import KdfParams, Row
+from firmware.snapshot_build import write_snapshot
 
 from . import ProvisioningError
 
