@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from firmware import daemon, journal_command
 from voice_prompts import commands as prompt_commands
 
-from . import config_command, demo, dtmf_command, line_test_command, snapshot_import
+from . import config_command, demo, dtmf_command, line_test_command, snapshot_commands, sync
+from .central import commands as central_commands
 
-COMMANDS = (daemon, demo, snapshot_import, journal_command, prompt_commands, config_command, line_test_command,
-            dtmf_command)
+COMMANDS = (daemon, demo, snapshot_commands, journal_command, prompt_commands, config_command, line_test_command,
+            dtmf_command, central_commands, sync)
 
 
 def build_parser() -> argparse.ArgumentParser:
