@@ -182,6 +182,9 @@ def apply_delta(delta: Path, base: Path, out: Path, verify_key: nacl.signing.Ver
     meta, new_meta = verify_delta(delta, verify_key)
     with sqlite3.connect(Path(base).resolve().as_uri() + "?mode=ro", uri=True) as probe:
         base_meta = {str(k): str(v) for k, v in probe.execute("SELECT key, value FROM meta")}
+    if base_meta.get("sequence", "").isdigit() and int(meta["sequence"]) <= int(base_meta["sequence"]):
+        raise SnapshotError(f"sequence {meta['sequence']} is not newer than the installed sequence "
+                            f"{base_meta['sequence']}")
     if base_meta.get("sequence") != meta["base_sequence"]:
         raise SnapshotError(f"delta {delta} applies to sequence {meta['base_sequence']}, "
                             f"but the installed snapshot is sequence {base_meta.get('sequence')}")
