@@ -121,11 +121,11 @@ def _stage(stage: Path, rows: Iterable[Row], salt: bytes, params: KdfParams, wor
     return done
 
 
-def _chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     """Fixed-size chunks of checked rows; a row that is not normalised stops the build."""
     iterator = iter(rows)
     index = 0
-    while chunk := list(itertools.islice(iterator, CHUNK_ROWS)):
+    while chunk := list(itertools.islice(iterator, size)):
         for code, phone, _ref in chunk:
             index += 1
             if not (_CODE.fullmatch(code) and _E164.fullmatch(phone)):
@@ -135,7 +135,9 @@ def _chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
 
 def _seal_all(rows: Iterable[Row], salt: bytes, params: KdfParams, workers: int,
               store: Callable[[Sealed], None]) -> None:
-    chunks = _chunks(rows)
+    # About a second of work per chunk at the production cost; a cheap test cost gets larger chunks so that
+    # handing chunks to the pool does not dominate.
+    chunks = _chunks(rows, CHUNK_ROWS if params.n >= 2**12 else CHUNK_ROWS * 16)
     first = next(chunks, [])
     second = next(chunks, [])
     if workers <= 1 or not second:  # one chunk: a pool would cost more than it saves
