@@ -124,12 +124,12 @@ def install(source: Path, state_dir: Path, trust: Trust, *, lock_wait_s: float =
     directory = snapshot_dir(state_dir)
     incoming = directory / "incoming.db"
     with install_lock(directory, lock_wait_s):
-        current = read_meta(directory / "current.db")
+        current, damaged = _current_meta(directory)
         try:
             delta = is_delta(source)
             if delta:
                 if current is None:
-                    raise InstallError("a delta needs an installed snapshot; install a full snapshot first")
+                    raise InstallError(f"a delta needs an installed snapshot{damaged}; install a full snapshot")
                 meta = apply_delta(source, directory / "current.db", incoming, trust.verify_key)
             else:
                 remove_db(incoming)
@@ -150,6 +150,15 @@ def install(source: Path, state_dir: Path, trust: Trust, *, lock_wait_s: float =
     logger.info("snapshot sequence %d installed (%s, %d rows, %.1f s)", done.sequence,
                 "delta" if delta else "full", done.rows, done.seconds)
     return done
+
+
+def _current_meta(directory: Path) -> tuple[dict[str, str] | None, str]:
+    """The installed meta; a damaged current.db counts as none, so a full snapshot can repair the box."""
+    try:
+        return read_meta(directory / "current.db"), ""
+    except SnapshotError as exc:
+        logger.warning("installed snapshot is damaged (%s); a full snapshot may replace it", exc)
+        return None, " (the installed one is damaged)"
 
 
 def _check_acceptable(meta: dict[str, str], current: dict[str, str] | None, directory: Path,

@@ -172,3 +172,20 @@ def test_verify_exit_status_and_reason(central: Path, tmp_path: Path) -> None:
     assert ok.returncode == 0 and ok.stdout.startswith("OK: region HN-01, sequence 3, 400 rows")
     bad = resetline("snapshot", "verify", _tampered(central, tmp_path), "--public-key", str(central / "signing.pub"))
     assert bad.returncode == 1 and "signature does not match its content" in bad.stderr
+
+
+def test_a_holder_keeps_serving_when_the_renamed_in_file_cannot_be_opened(
+        config: Path, central: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _install(config, _snap(central, "1.snap"))
+    path = snapshot_path(_state(config))
+    holder = SnapshotHolder(path)
+    serving = holder()
+    broken = path.with_name("broken.tmp")
+    broken.write_bytes(b"not a database" * 500)
+    broken.replace(path)  # what only a bug or a hand edit could do: install verifies first
+    assert holder() is serving and serving.lookup(*rows(1)[5][:2]) is not None
+    assert "refused, keeping the one in use" in caplog.text
+    code, out = _install(config, _snap(central, "1-2.delta"))
+    assert code == 1 and "needs an installed snapshot (the installed one is damaged)" in out
+    assert _install(config, _snap(central, "2.snap"))[0] == 0  # a full snapshot repairs the box
+    assert holder().meta["sequence"] == "2"
