@@ -269,16 +269,18 @@ def _check_objects(conn: sqlite3.Connection, path: Path, tables: set[str]) -> No
 
 
 def rows_digest(conn: sqlite3.Connection, table: str, columns: str) -> bytes:
-    """SHA-256 over a table's rows in ascending key order: each column as u32be(length) || bytes."""
+    """SHA-256 over a table's rows in ascending key order; each column as 8 lower-case hex digits of its length, then
+    its bytes. One or two BLOB columns (``CAST(text AS BLOB)`` for text)."""
+    width = len(columns.split(","))
+    if width not in (1, 2):
+        raise SnapshotError(f"rows_digest takes one or two columns, got {columns!r}")
     digest = hashlib.sha256()
     cursor = conn.execute(f"SELECT {columns} FROM {table} ORDER BY 1")
     while batch := cursor.fetchmany(DIGEST_BATCH):
-        parts: list[bytes] = []
-        for row in batch:
-            for value in row:
-                parts.append(len(value).to_bytes(4, "big"))
-                parts.append(value)
-        digest.update(b"".join(parts))
+        if width == 2:
+            digest.update(b"".join([b"%08x%s%08x%s" % (len(a), a, len(b), b) for a, b in batch]))
+        else:
+            digest.update(b"".join([b"%08x%s" % (len(a), a) for (a,) in batch]))
     return digest.digest()
 
 

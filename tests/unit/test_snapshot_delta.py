@@ -64,7 +64,11 @@ def test_a_day_of_changes_is_a_small_fraction_of_the_full_file(pair: tuple[Path,
 def test_a_delta_for_another_base_sequence_is_refused(pair: tuple[Path, Path], tmp_path: Path) -> None:
     old, new = pair
     make_delta(old, new, KEY, tmp_path / "d.delta")
-    with pytest.raises(SnapshotError, match="applies to sequence 1, but the installed snapshot is sequence 2"):
+    older = tmp_path / "0.snap"
+    write_snapshot(OLD, older, params=FAST, region="HN", sequence=0, workers=1, salt=SALT, signing_key=KEY)
+    with pytest.raises(SnapshotError, match="applies to sequence 1, but the installed snapshot is sequence 0"):
+        apply_delta(tmp_path / "d.delta", older, tmp_path / "out.db", KEY.verify_key)
+    with pytest.raises(SnapshotError, match="sequence 2 is not newer than the installed sequence 2"):
         apply_delta(tmp_path / "d.delta", new, tmp_path / "out.db", KEY.verify_key)
     assert not (tmp_path / "out.db").exists()
 
