@@ -115,8 +115,12 @@ def swap_in(incoming: Path, directory: Path) -> Path | None:
     return kept
 
 
-def install(source: Path, state_dir: Path, trust: Trust, *, lock_wait_s: float = 0.0) -> Installed:
-    """Verify ``source`` (a full snapshot or a delta) and make it current; InstallError says why not."""
+def install(source: Path, state_dir: Path, trust: Trust, *, lock_wait_s: float = 0.0,
+            consume: bool = False) -> Installed:
+    """Verify ``source`` (a full snapshot or a delta) and make it current; InstallError says why not.
+
+    ``consume``: ``source`` is a file of ours in the same directory (sync's download), renamed rather than copied.
+    """
     started = time.monotonic()
     source = Path(source)
     if not source.is_file():
@@ -133,7 +137,10 @@ def install(source: Path, state_dir: Path, trust: Trust, *, lock_wait_s: float =
                 meta = apply_delta(source, directory / "current.db", incoming, trust.verify_key)
             else:
                 remove_db(incoming)
-                shutil.copyfile(source, incoming)  # verify our own copy, not a file someone may still change
+                if consume and source.parent.resolve() == directory.resolve():
+                    os.replace(source, incoming)
+                else:
+                    shutil.copyfile(source, incoming)  # verify our own copy, not a file someone may still change
                 meta = verify_snapshot(incoming, trust.verify_key)
             _check_acceptable(meta, current, directory, trust)
             fsync_path(incoming)

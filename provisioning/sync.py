@@ -144,7 +144,7 @@ def pull(config: Config, client: Central) -> str:
         raise SyncError(f"download of {url} is truncated or corrupt ({got} of {size} bytes, checksum "
                         "mismatch); the installed snapshot keeps serving, the next sync starts over")
     try:
-        done = install(part, state_dir, trust, lock_wait_s=30.0)
+        done = install(part, state_dir, trust, lock_wait_s=30.0, consume=True)
     finally:
         part.unlink(missing_ok=True)
     return f"sequence {done.sequence} installed ({'delta' if done.delta else 'full'}, {done.rows} rows)"
