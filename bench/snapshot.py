@@ -118,7 +118,7 @@ def phase_lookups(args: argparse.Namespace) -> dict[str, object]:
     """The daemon's side: a SnapshotHolder on the installed file; lookups with and without the slow hash."""
     from firmware.appliance import SnapshotHolder
     from firmware.phone import normalise_phone
-    from firmware.snapshot import LOOKUP_BYTES, KdfParams, _unseal, row_key
+    from firmware.snapshot import LOOKUP_BYTES, KdfParams, unseal_ref, row_key
 
     def rss_mb() -> float:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -142,7 +142,7 @@ def phase_lookups(args: argparse.Namespace) -> dict[str, object]:
         with snapshot.reading() as conn:
             found = conn.execute("SELECT sealed_ref FROM accounts WHERE lookup = ?", (key[:LOOKUP_BYTES],)).fetchone()
         if found is not None:
-            _unseal(key[LOOKUP_BYTES:], found[0])
+            unseal_ref(key[LOOKUP_BYTES:], found[0])
         without.append(time.perf_counter() - started)
     production = KdfParams(n=PRODUCTION_N)
     with_hash: list[float] = []

@@ -44,7 +44,7 @@ META_KEYS: Final = (
 SIGNED_META_KEYS: Final = (*META_KEYS, "kind", "signing_key", "signature")
 SIGNED_PREFIX: Final = b"resetline-snapshot-v2\n"
 DIGEST_BATCH: Final = 4096
-_SCHEMA: Final = (
+SCHEMA: Final = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE accounts(lookup BLOB PRIMARY KEY, sealed_ref BLOB NOT NULL) WITHOUT ROWID",
 )
@@ -56,8 +56,8 @@ _SHAPE: Final = {
 }
 #: a region name: also a path segment of central's API, so letters, digits, '.', '_' and '-' only
 REGION: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_CODE: Final = re.compile(r"[0-9]{10}")
-_E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+CODE_PATTERN: Final = re.compile(r"[0-9]{10}")
+E164_PATTERN: Final = re.compile(r"\+[1-9][0-9]{6,14}")
 
 Row = tuple[str, str, str | None]
 
@@ -127,7 +127,7 @@ def seal_row(code: str, phone_e164: str, account_ref: str | None,
     return lookup, bytes(sealed)
 
 
-def _unseal(box_key: bytes, sealed: bytes) -> str | None:
+def unseal_ref(box_key: bytes, sealed: bytes) -> str | None:
     try:
         padded = nacl.secret.SecretBox(box_key).decrypt(sealed)
         text = nacl.bindings.sodium_unpad(padded, PAD_BLOCK).decode("utf-8")
@@ -136,7 +136,7 @@ def _unseal(box_key: bytes, sealed: bytes) -> str | None:
     return text or None
 
 
-def _seal_chunk(chunk: list[Row], salt: bytes, params: KdfParams) -> list[tuple[bytes, bytes]]:
+def seal_chunk(chunk: list[Row], salt: bytes, params: KdfParams) -> list[tuple[bytes, bytes]]:
     """Worker entry point (runs in a pool process)."""
     return [seal_row(code, phone, ref, salt, params) for code, phone, ref in chunk]
 
@@ -188,7 +188,7 @@ class Snapshot:
             ).fetchone()
         if found is None:
             return None
-        return Match(_unseal(key[LOOKUP_BYTES:], found[0]))
+        return Match(unseal_ref(key[LOOKUP_BYTES:], found[0]))
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -215,7 +215,7 @@ class Snapshot:
 
 def _check_file(conn: sqlite3.Connection, path: Path) -> tuple[dict[str, str], KdfParams, bytes, int]:
     """Validate table shape and meta; return (meta, params, salt, row_count)."""
-    _check_tables(conn, path, _SHAPE)
+    check_tables(conn, path, _SHAPE)
     meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
     version = meta.get("format_version")
     if version not in (FORMAT_VERSION, LOCAL_FORMAT_VERSION):
@@ -226,7 +226,7 @@ def _check_file(conn: sqlite3.Connection, path: Path) -> tuple[dict[str, str], K
     if missing:
         raise SnapshotError(f"snapshot {path} meta is missing {', '.join(missing)}: damaged or tampered")
     if version == FORMAT_VERSION:
-        _check_objects(conn, path, {"meta", "accounts"})
+        check_objects(conn, path, {"meta", "accounts"})
         extra = sorted(set(meta) - set(expected))
         if extra or meta["kind"] != "snapshot":
             raise SnapshotError(f"snapshot {path} meta has unexpected keys or kind: damaged or tampered")
@@ -248,7 +248,7 @@ def _check_file(conn: sqlite3.Connection, path: Path) -> tuple[dict[str, str], K
     return meta, params, salt, actual
 
 
-def _check_tables(conn: sqlite3.Connection, path: Path,
+def check_tables(conn: sqlite3.Connection, path: Path,
                   shapes: Mapping[str, list[tuple[str, str, int, int]]]) -> None:
     for table, shape in shapes.items():
         columns = [(c[1], str(c[2]).upper(), c[3], c[5])
@@ -259,7 +259,7 @@ def _check_tables(conn: sqlite3.Connection, path: Path,
             raise SnapshotError(f"not a snapshot: {path} table '{table}' has the wrong columns")
 
 
-def _check_objects(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
+def check_objects(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
     """A signed file holds exactly its tables (and their automatic indexes): no views, triggers or extras."""
     objects = {(str(kind), str(name)) for kind, name in
                conn.execute("SELECT type, name FROM sqlite_master")}

@@ -21,8 +21,8 @@ from pathlib import Path
 import nacl.signing
 
 from .snapshot import (
-    _CODE, _E164, _SCHEMA, CHUNK_ROWS, FORMAT_VERSION, KDF_NAME, LOCAL_FORMAT_VERSION, REGION, SALT_BYTES,
-    SIGNED_PREFIX, KdfParams, Row, SnapshotError, WriteReport, _seal_chunk, rows_digest, signed_message,
+    CHUNK_ROWS, CODE_PATTERN, E164_PATTERN, FORMAT_VERSION, KDF_NAME, LOCAL_FORMAT_VERSION, REGION, SALT_BYTES, SCHEMA,
+    SIGNED_PREFIX, KdfParams, Row, SnapshotError, WriteReport, rows_digest, seal_chunk, signed_message,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def write_snapshot(
     remove_db(tmp)
     remove_db(stage)
     try:
-        conn = create_db(tmp, _SCHEMA)
+        conn = create_db(tmp, SCHEMA)
         try:
             total = _stage(stage, rows, salt, params, workers or os.cpu_count() or 1, progress)
             conn.execute("ATTACH DATABASE ? AS stage", (str(stage),))
@@ -128,7 +128,7 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     while chunk := list(itertools.islice(iterator, size)):
         for code, phone, _ref in chunk:
             index += 1
-            if not (_CODE.fullmatch(code) and _E164.fullmatch(phone)):
+            if not (CODE_PATTERN.fullmatch(code) and E164_PATTERN.fullmatch(phone)):
                 raise SnapshotError(f"row {index} is not normalised (10-digit code, E.164 phone)")
         yield chunk
 
@@ -143,13 +143,13 @@ def _seal_all(rows: Iterable[Row], salt: bytes, params: KdfParams, workers: int,
     if workers <= 1 or not second:  # one chunk: a pool would cost more than it saves
         for chunk in itertools.chain((first, second), chunks):
             if chunk:
-                store(_seal_chunk(chunk, salt, params))
+                store(seal_chunk(chunk, salt, params))
         return
     pool = ProcessPoolExecutor(max_workers=workers)
     pending: deque[Future[Sealed]] = deque()
     try:
         for chunk in itertools.chain((first, second), chunks):
-            pending.append(pool.submit(_seal_chunk, chunk, salt, params))
+            pending.append(pool.submit(seal_chunk, chunk, salt, params))
             if len(pending) >= 4 * workers:  # bounded memory: a few chunks in flight
                 store(pending.popleft().result())
         while pending:

@@ -21,7 +21,7 @@ from typing import Final
 import nacl.signing
 
 from .snapshot import (
-    FORMAT_VERSION, SnapshotError, _check_objects, _check_tables, check_signature, rows_digest,
+    FORMAT_VERSION, SnapshotError, check_objects, check_tables, check_signature, rows_digest,
     signed_message, verify_snapshot,
 )
 from .snapshot_build import create_db, publish, remove_db
@@ -161,8 +161,8 @@ def verify_delta(path: Path, verify_key: nacl.signing.VerifyKey) -> tuple[dict[s
         raise SnapshotError(f"cannot open delta {path}: {exc}") from exc
     try:
         conn.execute("PRAGMA query_only = ON")
-        _check_tables(conn, path, _DELTA_SHAPE)
-        _check_objects(conn, path, set(_DELTA_SHAPE))
+        check_tables(conn, path, _DELTA_SHAPE)
+        check_objects(conn, path, set(_DELTA_SHAPE))
         meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
         new_meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM new_meta")}
         if sorted(meta) != sorted(DELTA_META_KEYS) or meta["kind"] != "delta" \
