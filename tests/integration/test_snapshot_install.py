@@ -189,3 +189,15 @@ def test_a_holder_keeps_serving_when_the_renamed_in_file_cannot_be_opened(
     assert code == 1 and "needs an installed snapshot (the installed one is damaged)" in out
     assert _install(config, _snap(central, "2.snap"))[0] == 0  # a full snapshot repairs the box
     assert holder().meta["sequence"] == "2"
+
+
+def test_info_reports_a_snapshot_altered_after_install(config: Path, central: Path) -> None:
+    _install(config, _snap(central, "1.snap"))
+    with sqlite3.connect(snapshot_path(_state(config))) as conn:
+        conn.execute("DELETE FROM accounts WHERE lookup = (SELECT min(lookup) FROM accounts)")
+        conn.execute("UPDATE meta SET value = '399' WHERE key = 'row_count'")
+    done = resetline("snapshot", "info", "--config", str(config))
+    assert done.returncode == 1
+    assert "verification: FAILED" in done.stdout and "signature does not match its content" in done.stdout
+    unchecked = resetline("snapshot", "info", "--state-dir", str(_state(config)))
+    assert "not checked (no central signing key given)" in unchecked.stdout
