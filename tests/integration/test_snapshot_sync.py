@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import sqlite3
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +160,24 @@ def test_sync_without_a_central_table_says_what_is_missing(tmp_path: Path) -> No
     config.write_text(f'[box]\nstate_dir = "{tmp_path / "state"}"\n')
     done = resetline("sync", "--config", str(config))
     assert done.returncode == 1 and "[central] table" in done.stderr and REGION not in done.stderr
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/regions/HN-01/files/..%2F..%2Fsealing.key", "/v1/regions/../files/sealing.key",
+    "/v1/regions/HN-01/files/../../sealing.key", "/sealing.key", "/v1/regions/HN-01/files/central.db",
+])
+def test_central_serves_only_published_snapshot_files(central: Central, path: str) -> None:
+    request = urllib.request.Request(central.url + path)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 404
+
+
+def test_a_range_resumes_and_a_range_past_the_end_is_refused(central: Central) -> None:
+    whole = (central.dir / "regions" / REGION / "1.snap").read_bytes()
+    url = central.url + f"/v1/regions/{REGION}/files/1.snap"
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Range": "bytes=1000-"}), timeout=10) as part:
+        assert part.status == 206 and part.read() == whole[1000:]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url, headers={"Range": f"bytes={len(whole) + 1}-"}), timeout=10)
+    assert refused.value.code == 416
