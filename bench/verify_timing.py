@@ -13,7 +13,8 @@ from pathlib import Path
 
 from firmware.journal import Journal
 from firmware.keys import load_central_public_key
-from firmware.snapshot import Snapshot, write_snapshot
+from firmware.snapshot import Snapshot
+from firmware.snapshot_build import write_snapshot
 from firmware.verify import LockoutPolicy, Verifier
 
 ROWS = [("0123456789", "+84912345678", "VSS-1"), ("7912345601", "+84362345678", "VSS-2")]

@@ -6,6 +6,8 @@ V.253 drivers plug in here). Nothing falls back silently from a real back end to
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,23 +34,55 @@ def snapshot_path(state_dir: Path) -> Path:
 
 
 class SnapshotHolder:
-    """Opens the installed snapshot on first use and keeps it open; a missing one is an error per call, not at boot."""
+    """The snapshot each check uses: opened on first use, reopened when an install renames a new `current.db` in.
+
+    Every call compares the path's (device, inode, mtime) with the open file's, one `stat`; a new file is opened
+    for the calls from then on, while a lookup already holding the old object finishes on it (the old file stays
+    readable through its open descriptor and is closed when the last user drops it). A new file that fails to
+    open is logged and the old one keeps serving. A missing one is an error per call, not at boot.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._snapshot: Snapshot | None = None
+        self._identity: tuple[int, int, int] | None = None
+        self._refused: tuple[int, int, int] | None = None
+        self._lock = threading.Lock()
 
     def __call__(self) -> Snapshot:
-        if self._snapshot is None:
-            if not self._path.exists():
-                raise SnapshotError(f"no snapshot installed at {self._path}; run `resetline snapshot import`")
-            self._snapshot = Snapshot.open(self._path)
-        return self._snapshot
+        with self._lock:
+            try:
+                info = os.stat(self._path)
+            except FileNotFoundError:
+                if self._snapshot is not None:
+                    return self._snapshot  # only a filesystem without hard links shows this gap
+                raise SnapshotError(f"no snapshot installed at {self._path}; run `resetline snapshot install`") from None
+            identity = (info.st_dev, info.st_ino, info.st_mtime_ns)
+            if identity != self._identity and identity != self._refused:
+                self._open(identity)
+            if self._snapshot is None:
+                raise SnapshotError(f"snapshot {self._path} cannot be opened; see the log")
+            return self._snapshot
+
+    def _open(self, identity: tuple[int, int, int]) -> None:
+        try:
+            fresh = Snapshot.open(self._path)
+        except SnapshotError as exc:
+            log.error("new snapshot at %s refused, %s: %s", self._path,
+                      "keeping the one in use" if self._snapshot else "none serving", exc)
+            self._refused = identity
+            return
+        if self._snapshot is not None:
+            log.info("snapshot sequence %s now serving (was %s)", fresh.meta["sequence"],
+                     self._snapshot.meta["sequence"])
+        self._snapshot, self._identity, self._refused = fresh, identity, None  # the old one closes when unused
 
     def close(self) -> None:
-        if self._snapshot is not None:
-            self._snapshot.close()
-            self._snapshot = None
+        with self._lock:
+            if self._snapshot is not None:
+                self._snapshot.close()
+                self._snapshot = None
+                self._identity = None
 
 
 class Appliance:

@@ -6,6 +6,12 @@ name = "bhxh-office-1"
 state_dir = "/var/lib/resetline"
 central_public_key = "/etc/resetline/central.pub"   # optional: without it a development key is made, with a warning
 
+[central]         # optional; `resetline sync` and `resetline snapshot install --config` need it
+url = "https://central.example.vn/resetline"   # HTTPS; plain http only to 127.0.0.1/localhost (tests)
+region = "HN-01"                                # this box's region: snapshots for another are refused
+signing_public_key = "/etc/resetline/central-signing.pub"   # central's Ed25519 key that signs snapshots
+timeout_s = 30
+
 [call]            # caller-facing timings and limits (firmware.callflow.FlowSettings)
 menu_timeout_s = 8
 entry_timeout_s = 10
@@ -84,6 +90,19 @@ class BoxConfig:
     name: str = "resetline"
     state_dir: Path = DEFAULT_STATE_DIR
     central_public_key: Path | None = None
+
+
+@dataclass(frozen=True)
+class CentralConfig:
+    """Where sync reaches central, which region's snapshots this box takes, and the key they must be signed with.
+
+    Central's *sealing* key (what resets are sealed to) stays `box.central_public_key`.
+    """
+
+    url: str
+    region: str
+    signing_public_key: Path
+    timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -214,7 +233,9 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "line.busy_tolerance": (0.05, 0.5),
     "line.busy_cycles": (1, 10),
     "lockout.window_h": (1, 24 * 30),
+    "central.timeout_s": (1, 600),
 }
+_REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as firmware.snapshot.REGION (a URL path segment)
 
 
 GPIO_BACKENDS = ("none", "rpi", "sim")
@@ -250,6 +271,7 @@ class Config:
     lockout: LockoutConfig = field(default_factory=LockoutConfig)
     lines: tuple[LineConfig, ...] = ()
     gpio: GpioConfig = field(default_factory=GpioConfig)
+    central: CentralConfig | None = None
 
 
 def load(path: Path) -> Config:
@@ -263,7 +285,7 @@ def load(path: Path) -> Config:
 
 
 def parse(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, ("box", "call", "lockout", "line", "gpio"), "")
+    _no_unknown(raw, ("box", "call", "lockout", "line", "gpio", "central"), "")
     lines = raw.get("line", [])
     if not isinstance(lines, list):
         raise ConfigError("line: must be an array of tables ([[line]])")
@@ -278,6 +300,7 @@ def parse(raw: Mapping[str, Any]) -> Config:
         lockout=_table(LockoutConfig, raw.get("lockout", {}), "lockout"),
         lines=parsed_lines,
         gpio=gpio,
+        central=_central(raw["central"]) if "central" in raw else None,
     )
 
 
@@ -302,6 +325,19 @@ def _gpio(gpio: GpioConfig, lines: tuple[LineConfig, ...]) -> GpioConfig:
     if gpio.trace is not None and gpio.backend != "sim":
         raise ConfigError("gpio.trace: only the simulated back end (backend = \"sim\") writes a trace")
     return gpio
+
+
+def _central(raw: Any) -> CentralConfig:
+    central = _table(CentralConfig, raw, "central")
+    scheme, _, rest = central.url.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0]
+    if scheme != "https" and not (scheme == "http" and host in ("127.0.0.1", "localhost", "[::1]")):
+        raise ConfigError(f"central.url: must be https:// (plain http only to 127.0.0.1), got {central.url!r}")
+    if not host:
+        raise ConfigError(f"central.url: has no host, got {central.url!r}")
+    if not _REGION.fullmatch(central.region):
+        raise ConfigError(f"central.region: 1-64 letters, digits, '.', '_' or '-', got {central.region!r}")
+    return central
 
 
 _T = typing.TypeVar("_T")

@@ -1,4 +1,4 @@
-"""Key files under ``<state>/keys`` (0o700): local secrets (0o600) and central's public key.
+"""Key files: the box's ``<state>/keys`` (0o700; local secrets 0o600, central's public keys) and central's pairs.
 
 Key files are text, one key per file: **64 hex characters** (what ``write_keypair``
 writes), or the standard base64 of the 32 key bytes; blank lines and lines starting
@@ -19,6 +19,7 @@ import stat
 from pathlib import Path
 
 import nacl.public
+import nacl.signing
 
 from firmware import FirmwareError
 
@@ -214,3 +215,63 @@ def write_keypair(private_path: Path, public_path: Path) -> None:
     if not created:
         raise KeyFileError(f"{private_path} already exists; refusing to overwrite a private key")
     _write_public(public_path, private.public_key)
+
+
+# Central's Ed25519 signing pair: central signs snapshots with signing.key; boxes verify with signing.pub.
+CENTRAL_KEY_FILES = ("signing.key", "signing.pub", "sealing.key", "sealing.pub")
+
+
+def write_signing_keypair(private_path: Path, public_path: Path) -> None:
+    """Generate an Ed25519 signing pair: private 0o600 (never overwritten), public 0o644."""
+    private_path, public_path = Path(private_path), Path(public_path)
+    private = nacl.signing.SigningKey.generate()
+    data = _encode_key_text(bytes(private), "resetline central PRIVATE signing key (Ed25519 seed, hex) - keep secret")
+    try:
+        private_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        created = _publish(private_path, data, 0o600)
+    except OSError as exc:
+        raise KeyFileError(f"cannot write private key {private_path}: {exc.strerror or exc}") from exc
+    if not created:
+        raise KeyFileError(f"{private_path} already exists; refusing to overwrite a private key")
+    tmp = public_path.with_name(f".{public_path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        tmp.write_bytes(_encode_key_text(bytes(private.verify_key), "resetline central signing public key (hex)"))
+        tmp.chmod(0o644)
+        os.replace(tmp, public_path)
+        _fsync_dir(public_path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KeyFileError(f"cannot write public key {public_path}: {exc.strerror or exc}") from exc
+
+
+def write_central_keys(directory: Path) -> list[Path]:
+    """Central's four key files in ``directory`` (0o700); refuses to replace any existing one."""
+    directory = Path(directory)
+    paths = [directory / name for name in CENTRAL_KEY_FILES]
+    present = [str(p) for p in paths if p.exists()]
+    if present:
+        raise KeyFileError(f"refusing to overwrite existing key files: {', '.join(present)}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory.chmod(0o700)
+    except OSError as exc:
+        raise KeyFileError(f"cannot prepare key directory {directory}: {exc.strerror or exc}") from exc
+    write_signing_keypair(paths[0], paths[1])
+    write_keypair(paths[2], paths[3])
+    return paths
+
+
+def load_signing_key(path: Path) -> nacl.signing.SigningKey:
+    """Central's private signing key (owner-only file)."""
+    path = Path(path)
+    return nacl.signing.SigningKey(_decode_key_text(path, _read_private_file(path)))
+
+
+def load_verify_key(path: Path) -> nacl.signing.VerifyKey:
+    """Central's public signing key, as the box verifies snapshots with it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read public key {path}: {exc.strerror or exc}") from exc
+    return nacl.signing.VerifyKey(_decode_key_text(path, raw))

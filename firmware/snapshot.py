@@ -9,18 +9,13 @@ The exact format is in docs/snapshot-format.md.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
-import os
 import re
 import sqlite3
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Final
@@ -28,23 +23,28 @@ from typing import Final
 import nacl.bindings
 import nacl.exceptions
 import nacl.secret
+import nacl.signing
 
 from firmware import FirmwareError
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION: Final = "1"
+FORMAT_VERSION: Final = "2"        # what central builds: signed
+LOCAL_FORMAT_VERSION: Final = "1"  # a local `snapshot import`: unsigned, trusted because a technician ran it
 KDF_NAME: Final = "scrypt"
 SALT_BYTES: Final = 16
 PAD_BLOCK: Final = 32
-NONCE_PERSON: Final = b"resetline-nonce"  # blake2b personalisation, part of format 1
+NONCE_PERSON: Final = b"resetline-nonce"  # blake2b personalisation, part of the format
 LOOKUP_BYTES: Final = 32
 CHUNK_ROWS: Final = 32
 META_KEYS: Final = (
     "format_version", "kdf", "kdf_n", "kdf_r", "kdf_p", "salt",
     "region", "sequence", "built_at", "row_count",
 )
-_SCHEMA: Final = (
+SIGNED_META_KEYS: Final = (*META_KEYS, "kind", "signing_key", "signature")
+SIGNED_PREFIX: Final = b"resetline-snapshot-v2\n"
+DIGEST_BATCH: Final = 4096
+SCHEMA: Final = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE accounts(lookup BLOB PRIMARY KEY, sealed_ref BLOB NOT NULL) WITHOUT ROWID",
 )
@@ -54,8 +54,10 @@ _SHAPE: Final = {
     "meta": [("key", "TEXT", 0, 1), ("value", "TEXT", 1, 0)],
     "accounts": [("lookup", "BLOB", 1, 1), ("sealed_ref", "BLOB", 1, 0)],
 }
-_CODE: Final = re.compile(r"[0-9]{10}")
-_E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+#: a region name: also a path segment of central's API, so letters, digits, '.', '_' and '-' only
+REGION: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+CODE_PATTERN: Final = re.compile(r"[0-9]{10}")
+E164_PATTERN: Final = re.compile(r"\+[1-9][0-9]{6,14}")
 
 Row = tuple[str, str, str | None]
 
@@ -125,7 +127,7 @@ def seal_row(code: str, phone_e164: str, account_ref: str | None,
     return lookup, bytes(sealed)
 
 
-def _unseal(box_key: bytes, sealed: bytes) -> str | None:
+def unseal_ref(box_key: bytes, sealed: bytes) -> str | None:
     try:
         padded = nacl.secret.SecretBox(box_key).decrypt(sealed)
         text = nacl.bindings.sodium_unpad(padded, PAD_BLOCK).decode("utf-8")
@@ -134,7 +136,7 @@ def _unseal(box_key: bytes, sealed: bytes) -> str | None:
     return text or None
 
 
-def _seal_chunk(chunk: list[Row], salt: bytes, params: KdfParams) -> list[tuple[bytes, bytes]]:
+def seal_chunk(chunk: list[Row], salt: bytes, params: KdfParams) -> list[tuple[bytes, bytes]]:
     """Worker entry point (runs in a pool process)."""
     return [seal_row(code, phone, ref, salt, params) for code, phone, ref in chunk]
 
@@ -186,7 +188,15 @@ class Snapshot:
             ).fetchone()
         if found is None:
             return None
-        return Match(_unseal(key[LOOKUP_BYTES:], found[0]))
+        return Match(unseal_ref(key[LOOKUP_BYTES:], found[0]))
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The open connection, held exclusively (verification scans, deltas)."""
+        with self._lock:
+            if self._conn is None:
+                raise SnapshotError("snapshot is closed")
+            yield self._conn
 
     def close(self) -> None:
         """Close the file; further lookups raise SnapshotError."""
@@ -205,20 +215,21 @@ class Snapshot:
 
 def _check_file(conn: sqlite3.Connection, path: Path) -> tuple[dict[str, str], KdfParams, bytes, int]:
     """Validate table shape and meta; return (meta, params, salt, row_count)."""
-    for table, shape in _SHAPE.items():
-        columns = [(c[1], str(c[2]).upper(), c[3], c[5])
-                   for c in conn.execute(f"PRAGMA table_info({table})")]
-        if not columns:
-            raise SnapshotError(f"not a snapshot: {path} has no '{table}' table")
-        if columns != shape:
-            raise SnapshotError(f"not a snapshot: {path} table '{table}' has the wrong columns")
+    check_tables(conn, path, _SHAPE)
     meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-    missing = [k for k in META_KEYS if k not in meta]
+    version = meta.get("format_version")
+    if version not in (FORMAT_VERSION, LOCAL_FORMAT_VERSION):
+        raise SnapshotError(f"snapshot {path} has format_version {version!r}; this firmware reads "
+                            f"{LOCAL_FORMAT_VERSION!r} (local import) and {FORMAT_VERSION!r} (signed)")
+    expected = SIGNED_META_KEYS if version == FORMAT_VERSION else META_KEYS
+    missing = [k for k in expected if k not in meta]
     if missing:
         raise SnapshotError(f"snapshot {path} meta is missing {', '.join(missing)}: damaged or tampered")
-    if meta["format_version"] != FORMAT_VERSION:
-        raise SnapshotError(f"snapshot {path} has format_version {meta['format_version']!r}; "
-                            f"this firmware reads {FORMAT_VERSION!r}")
+    if version == FORMAT_VERSION:
+        check_objects(conn, path, {"meta", "accounts"})
+        extra = sorted(set(meta) - set(expected))
+        if extra or meta["kind"] != "snapshot":
+            raise SnapshotError(f"snapshot {path} meta has unexpected keys or kind: damaged or tampered")
     if meta["kdf"] != KDF_NAME:
         raise SnapshotError(f"snapshot {path} uses kdf {meta['kdf']!r}; only {KDF_NAME!r} is known")
     try:
@@ -237,127 +248,79 @@ def _check_file(conn: sqlite3.Connection, path: Path) -> tuple[dict[str, str], K
     return meta, params, salt, actual
 
 
-def write_snapshot(
-    rows: Iterable[Row], out: Path, *, params: KdfParams = KdfParams(), region: str = "",
-    sequence: int = 0, workers: int | None = None,
-    progress: Callable[[int], None] | None = None, salt: bytes | None = None,
-) -> WriteReport:
-    """Seal normalised (code, E.164 phone, account_ref) rows into a new snapshot at ``out``.
+def check_tables(conn: sqlite3.Connection, path: Path,
+                  shapes: Mapping[str, list[tuple[str, str, int, int]]]) -> None:
+    for table, shape in shapes.items():
+        columns = [(c[1], str(c[2]).upper(), c[3], c[5])
+                   for c in conn.execute(f"PRAGMA table_info({table})")]
+        if not columns:
+            raise SnapshotError(f"not a snapshot: {path} has no '{table}' table")
+        if columns != shape:
+            raise SnapshotError(f"not a snapshot: {path} table '{table}' has the wrong columns")
 
-    Keys are derived in a process pool, chunk by chunk; the file is built beside ``out``
-    (``.tmp``), fsynced and renamed over it atomically. ``salt`` is random unless given
-    (a fixed salt makes builds reproducible).
-    """
-    started = time.monotonic()
-    salt = os.urandom(SALT_BYTES) if salt is None else salt
-    if len(salt) != SALT_BYTES:
-        raise SnapshotError(f"salt must be {SALT_BYTES} bytes")
-    if sequence < 0:
-        raise SnapshotError("sequence must be 0 or more")
-    out = Path(out)
-    tmp = out.with_suffix(".tmp")
-    _remove(tmp)
+
+def check_objects(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
+    """A signed file holds exactly its tables (and their automatic indexes): no views, triggers or extras."""
+    objects = {(str(kind), str(name)) for kind, name in
+               conn.execute("SELECT type, name FROM sqlite_master")}
+    allowed = {("table", t) for t in tables} | {("index", f"sqlite_autoindex_{t}_1") for t in tables}
+    if not objects <= allowed or not {("table", t) for t in tables} <= objects:
+        raise SnapshotError(f"{path} holds unexpected database objects: damaged or tampered")
+
+
+def rows_digest(conn: sqlite3.Connection, table: str, columns: str) -> bytes:
+    """SHA-256 over a table's rows in ascending key order; each column as 8 lower-case hex digits of its length, then
+    its bytes. One or two BLOB columns (``CAST(text AS BLOB)`` for text)."""
+    width = len(columns.split(","))
+    if width not in (1, 2):
+        raise SnapshotError(f"rows_digest takes one or two columns, got {columns!r}")
+    digest = hashlib.sha256()
+    cursor = conn.execute(f"SELECT {columns} FROM {table} ORDER BY 1")
+    while batch := cursor.fetchmany(DIGEST_BATCH):
+        if width == 2:
+            digest.update(b"".join([b"%08x%s%08x%s" % (len(a), a, len(b), b) for a, b in batch]))
+        else:
+            digest.update(b"".join([b"%08x%s" % (len(a), a) for (a,) in batch]))
+    return digest.digest()
+
+
+def signed_message(prefix: bytes, meta: Mapping[str, str], digests: Mapping[str, bytes]) -> bytes:
+    """What the Ed25519 signature covers: prefix, meta lines sorted by key (signature excluded), digests."""
+    lines = [prefix]
+    for key in sorted(meta):
+        if key != "signature":
+            lines.append(f"{key}={meta[key]}\n".encode("utf-8"))
+    for name in sorted(digests):
+        lines.append(f"{name} {digests[name].hex()}\n".encode("ascii"))
+    return b"".join(lines)
+
+
+def check_signature(message: bytes, meta: Mapping[str, str], verify_key: nacl.signing.VerifyKey,
+                    what: str) -> None:
+    """Refuse unless ``meta['signature']`` is ``verify_key``'s Ed25519 signature of ``message``."""
+    if any("\n" in key or "\n" in value for key, value in meta.items()):
+        raise SnapshotError(f"{what}: a meta value holds a line break: damaged or tampered")
+    if meta.get("signing_key") != bytes(verify_key).hex():
+        raise SnapshotError(f"{what} is signed by another key ({meta.get('signing_key', '')[:16]}…), "
+                            f"not the configured central key ({bytes(verify_key).hex()[:16]}…)")
     try:
-        conn = _create(tmp)
+        verify_key.verify(message, bytes.fromhex(meta["signature"]))
+    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
+        raise SnapshotError(f"{what}: signature does not match its content: damaged or tampered") from exc
+
+
+def verify_snapshot(path: Path, verify_key: nacl.signing.VerifyKey) -> dict[str, str]:
+    """Check the file's format, content digest and central's signature; return its meta."""
+    with Snapshot.open(path) as snapshot:
+        meta = dict(snapshot.meta)
+        if meta["format_version"] != FORMAT_VERSION:
+            raise SnapshotError(f"{path} is an unsigned local import (format {meta['format_version']}); "
+                                "only a snapshot signed by central can be installed")
         try:
-            total = _fill(conn, rows, salt, params, workers or os.cpu_count() or 1, progress)
-            unique = int(conn.execute("SELECT count(*) FROM accounts").fetchone()[0])
-            _write_meta(conn, params, salt, region, sequence, unique)
-            conn.commit()
-        finally:
-            conn.close()
-        _fsync_path(tmp)
-        os.replace(tmp, out)
-        _fsync_path(out.parent)
-    except BaseException:
-        _remove(tmp)
-        raise
-    report = WriteReport(rows=unique, duplicates=total - unique,
-                         seconds=round(time.monotonic() - started, 3))
-    logger.info("snapshot written to %s: %d rows, %d duplicates, %.1f s",
-                out, report.rows, report.duplicates, report.seconds)
-    return report
-
-
-def _create(tmp: Path) -> sqlite3.Connection:
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
-    conn = sqlite3.connect(tmp)
-    # The .tmp file is discarded on any failure, so no journal is needed while building;
-    # secure_delete zeroes the space of replaced duplicate rows.
-    for pragma in ("journal_mode = OFF", "synchronous = OFF", "secure_delete = ON",
-                   "cache_size = -32768"):
-        conn.execute(f"PRAGMA {pragma}")
-    for statement in _SCHEMA:
-        conn.execute(statement)
-    return conn
-
-
-def _chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
-    """Fixed-size chunks of checked rows; a row that is not normalised stops the build."""
-    iterator = iter(rows)
-    index = 0
-    while chunk := list(itertools.islice(iterator, CHUNK_ROWS)):
-        for code, phone, _ref in chunk:
-            index += 1
-            if not (_CODE.fullmatch(code) and _E164.fullmatch(phone)):
-                raise SnapshotError(f"row {index} is not normalised (10-digit code, E.164 phone)")
-        yield chunk
-
-
-def _fill(conn: sqlite3.Connection, rows: Iterable[Row], salt: bytes, params: KdfParams,
-          workers: int, progress: Callable[[int], None] | None) -> int:
-    """Insert every row (last duplicate wins); return how many rows came in."""
-    done = 0
-
-    def store(sealed: list[tuple[bytes, bytes]]) -> None:
-        nonlocal done
-        conn.executemany("INSERT OR REPLACE INTO accounts(lookup, sealed_ref) VALUES (?, ?)", sealed)
-        done += len(sealed)
-        if progress is not None:
-            progress(done)
-
-    chunks = _chunks(rows)
-    first = next(chunks, [])
-    second = next(chunks, [])
-    if workers <= 1 or not second:  # one chunk: a pool would cost more than it saves
-        for chunk in itertools.chain((first, second), chunks):
-            if chunk:
-                store(_seal_chunk(chunk, salt, params))
-        return done
-    pool = ProcessPoolExecutor(max_workers=workers)
-    pending: deque[Future[list[tuple[bytes, bytes]]]] = deque()
-    try:
-        for chunk in itertools.chain((first, second), chunks):
-            pending.append(pool.submit(_seal_chunk, chunk, salt, params))
-            if len(pending) >= 2 * workers:  # bounded memory: a few chunks in flight
-                store(pending.popleft().result())
-        while pending:
-            store(pending.popleft().result())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return done
-
-
-def _write_meta(conn: sqlite3.Connection, params: KdfParams, salt: bytes, region: str,
-                sequence: int, row_count: int) -> None:
-    built_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    values = {
-        "format_version": FORMAT_VERSION, "kdf": KDF_NAME, "kdf_n": str(params.n),
-        "kdf_r": str(params.r), "kdf_p": str(params.p), "salt": salt.hex(), "region": region,
-        "sequence": str(sequence), "built_at": built_at, "row_count": str(row_count),
-    }
-    conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", values.items())
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove(tmp: Path) -> None:
-    for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-        leftover.unlink(missing_ok=True)
+            with snapshot.reading() as conn:
+                digest = rows_digest(conn, "accounts", "lookup, sealed_ref")
+        except sqlite3.DatabaseError as exc:
+            raise SnapshotError(f"{path} cannot be read whole ({exc}): truncated or damaged") from exc
+    check_signature(signed_message(SIGNED_PREFIX, meta, {"accounts": digest}), meta, verify_key,
+                    f"snapshot {path}")
+    return meta

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from firmware import daemon, journal_command
 from voice_prompts import commands as prompt_commands
 
-from . import config_command, demo, dial, dtmf_command, line_test_command, snapshot_import, status_command
+from . import config_command, demo, dial, dtmf_command, line_test_command, snapshot_commands, status_command, sync
 from . import technician_command
+from .central import commands as central_commands
 from .console import command as console_command
 
-COMMANDS = (daemon, demo, snapshot_import, journal_command, prompt_commands, config_command, line_test_command,
-            dtmf_command, status_command, technician_command, console_command, dial)
+COMMANDS = (daemon, demo, snapshot_commands, journal_command, prompt_commands, config_command, line_test_command,
+            dtmf_command, status_command, technician_command, console_command, dial, central_commands, sync)
 
 
 def build_parser() -> argparse.ArgumentParser:

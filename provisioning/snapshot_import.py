@@ -11,28 +11,28 @@ from __future__ import annotations
 
 import argparse
 import csv
-import fcntl
+import io
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from firmware import FirmwareError
 from firmware.insurance_code import InsuranceCodeError, check_code
 from firmware.phone import PhoneNumberError, normalise_phone
-from firmware.snapshot import KdfParams, Row, write_snapshot
+from firmware.snapshot import KdfParams, Row
+from firmware.snapshot_build import write_snapshot
 
 from . import ProvisioningError
+from .snapshot_install import InstallError, install_lock, snapshot_dir, swap_in
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR: Final = Path("/var/lib/resetline")
 MAX_LISTED: Final = 20
 MAX_REF_BYTES: Final = 255
-DIR_MODE: Final = 0o700
 
 
 @dataclass(frozen=True)
@@ -89,16 +89,35 @@ def _is_header(cells: list[str]) -> bool:
     return not any(ch.isdigit() for ch in cells[0])
 
 
-class _AccountsCsv:
+class _CountingReader(io.RawIOBase):
+    """A binary file that counts the bytes read through it (for a progress bar while streaming)."""
+
+    def __init__(self, raw: io.FileIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)
+        self.count += n or 0
+        return n or 0
+
+
+class AccountsCsv:
     """Iterates (line, row-or-reason) over the file's records; notes whether it had a header."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.header = False
+        self.bytes_read = 0
 
     def __iter__(self) -> Iterator[tuple[int, Row | str]]:
         try:
-            with open(self.path, encoding="utf-8-sig", newline="") as handle:
+            with open(self.path, "rb", buffering=0) as raw:
+                counted = _CountingReader(raw)
+                handle = io.TextIOWrapper(io.BufferedReader(counted, 1 << 16), encoding="utf-8-sig", newline="")
                 reader = csv.reader(handle)
                 first = True
                 for cells in reader:
@@ -109,6 +128,7 @@ class _AccountsCsv:
                         if _is_header(cells):
                             self.header = True
                             continue
+                    self.bytes_read = counted.count
                     yield reader.line_num, _normalise(cells)
         except UnicodeDecodeError as exc:
             raise SnapshotImportError(f"{self.path} is not UTF-8 text (byte {exc.start})") from exc
@@ -118,7 +138,7 @@ class _AccountsCsv:
 
 def _scan(path: Path) -> tuple[int, tuple[BadRow, ...], bool]:
     """First pass: (good rows, bad rows, had a header), without any hashing."""
-    records = _AccountsCsv(path)
+    records = AccountsCsv(path)
     good = 0
     bad: list[BadRow] = []
     for line, item in records:
@@ -132,42 +152,12 @@ def _scan(path: Path) -> tuple[int, tuple[BadRow, ...], bool]:
 def _good_rows(path: Path, known_bad: tuple[BadRow, ...]) -> Iterator[Row]:
     """Second pass: the good rows; a bad row the first pass did not see means the file changed."""
     expected = set(known_bad)
-    for line, item in _AccountsCsv(path):
+    for line, item in AccountsCsv(path):
         if isinstance(item, str):
             if BadRow(line, item) not in expected:
                 raise SnapshotImportError(f"{path} changed during the import; nothing installed")
             continue
         yield item
-
-
-def _install(incoming: Path, snapshot_dir: Path) -> Path | None:
-    """Make ``incoming`` current.db, keeping the old one as previous.db; current.db never vanishes."""
-    current, previous = snapshot_dir / "current.db", snapshot_dir / "previous.db"
-    kept: Path | None = None
-    if current.exists():
-        staged = snapshot_dir / "previous.tmp"
-        staged.unlink(missing_ok=True)
-        try:
-            os.link(current, staged)
-            os.replace(staged, previous)
-        except OSError:  # no hard links on this filesystem: current.db is briefly absent
-            staged.unlink(missing_ok=True)
-            os.replace(current, previous)
-        kept = previous
-    os.replace(incoming, current)
-    fd = os.open(snapshot_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return kept
-
-
-def _snapshot_dir(state_dir: Path) -> Path:
-    state_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    snapshot_dir = state_dir / "snapshot"
-    snapshot_dir.mkdir(mode=DIR_MODE, exist_ok=True)
-    return snapshot_dir
 
 
 def import_csv(
@@ -185,27 +175,26 @@ def import_csv(
         raise SnapshotImportError(f"{len(bad)} bad row(s) in {csv_path}; nothing installed", bad)
     if good == 0:
         raise SnapshotImportError(f"{csv_path} has no importable rows; nothing installed", bad)
-    snapshot_dir = _snapshot_dir(state_dir)
-    incoming = snapshot_dir / "incoming.db"
-    with open(snapshot_dir / "import.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise SnapshotImportError("another snapshot import is running") from exc
-        try:
-            written = write_snapshot(
-                _good_rows(csv_path, bad), incoming, params=params, workers=workers,
-                progress=None if progress is None else (lambda done: progress(done, good)),
-            )
-            if written.rows + written.duplicates != good:
-                raise SnapshotImportError(f"{csv_path} changed during the import; nothing installed")
-            previous = _install(incoming, snapshot_dir)
-        finally:
-            incoming.unlink(missing_ok=True)
+    directory = snapshot_dir(state_dir)
+    incoming = directory / "incoming.db"
+    try:
+        with install_lock(directory):
+            try:
+                written = write_snapshot(
+                    _good_rows(csv_path, bad), incoming, params=params, workers=workers,
+                    progress=None if progress is None else (lambda done: progress(done, good)),
+                )
+                if written.rows + written.duplicates != good:
+                    raise SnapshotImportError(f"{csv_path} changed during the import; nothing installed")
+                previous = swap_in(incoming, directory)
+            finally:
+                incoming.unlink(missing_ok=True)
+    except InstallError as exc:
+        raise SnapshotImportError(str(exc)) from exc
     logger.info("snapshot import: %d rows, %d duplicates, %d bad skipped, %.1f s",
                 written.rows, written.duplicates, len(bad), written.seconds)
     return ImportReport(rows=written.rows, duplicates=written.duplicates, seconds=written.seconds,
-                        bad=bad, header=header, snapshot=snapshot_dir / "current.db",
+                        bad=bad, header=header, snapshot=directory / "current.db",
                         previous=previous)
 
 
@@ -246,7 +235,7 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str, *, power_of_two: bool = False) -> int:
+def count_arg(text: str, *, power_of_two: bool = False) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -257,14 +246,12 @@ def _count(text: str, *, power_of_two: bool = False) -> int:
     return value
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``snapshot import`` to the root command line."""
-    snapshot = sub.add_parser("snapshot", help="snapshot lifecycle",
-                              description="Manage the box's sealed account snapshot.")
-    actions = snapshot.add_subparsers(dest="snapshot_action", metavar="ACTION", required=True)
+def add_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``snapshot import`` (local, unsigned: build + install in one step on the box)."""
     imp = actions.add_parser(
-        "import", help="seal a local CSV of accounts into the box's snapshot",
-        description="Seal bhxh_code,phone[,account_ref] rows into <state-dir>/snapshot/current.db; "
+        "import", help="seal a local CSV of accounts into the box's snapshot (unsigned, for local use)",
+        description="Seal bhxh_code,phone[,account_ref] rows into <state-dir>/snapshot/current.db without "
+                    "central's signature (format 1: the technician on the box is the trust); "
                     "the snapshot it replaces is kept as previous.db.")
     imp.add_argument("--csv", type=Path, required=True, metavar="FILE",
                      help="UTF-8 CSV (BOM and header row optional)")
@@ -272,8 +259,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help=f"the box's state directory (default {DEFAULT_STATE_DIR})")
     imp.add_argument("--skip-bad", action="store_true",
                      help="import the good rows and list the bad ones instead of aborting")
-    imp.add_argument("--kdf-n", type=lambda t: _count(t, power_of_two=True), default=KdfParams().n,
+    imp.add_argument("--kdf-n", type=lambda t: count_arg(t, power_of_two=True), default=KdfParams().n,
                      metavar="N", help=f"scrypt cost N (default {KdfParams().n})")
-    imp.add_argument("--workers", type=_count, default=None, metavar="N",
+    imp.add_argument("--workers", type=count_arg, default=None, metavar="N",
                      help="processes deriving keys (default: one per CPU)")
     imp.set_defaults(func=run_import)

@@ -22,7 +22,7 @@ FAST = KdfParams(n=2**10)
 # A root command line as small as the real one will be: only `snapshot import` registered.
 CLI = (
     "import argparse, sys\n"
-    "from provisioning.snapshot_import import register\n"
+    "from provisioning.snapshot_commands import register\n"
     "root = argparse.ArgumentParser(prog='resetline')\n"
     "register(root.add_subparsers(dest='command', required=True))\n"
     "args = root.parse_args()\n"
@@ -94,7 +94,7 @@ def test_a_failed_import_leaves_the_installed_snapshot_alone(tmp_path: Path) -> 
         import_csv(_csv(tmp_path, WITH_BAD, name="bad.csv"), state, params=FAST, workers=1)
     assert first.snapshot.read_bytes() == before
     leftovers = sorted(p.name for p in (state / "snapshot").iterdir())
-    assert leftovers == ["current.db", "import.lock"]
+    assert leftovers == ["current.db", "install.lock"]
 
 
 def test_skip_bad_imports_the_good_rows(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_a_second_import_keeps_the_first_as_previous(tmp_path: Path) -> None:
         assert current.lookup("0123456789", "+84912345678") is None
         assert previous.lookup("0123456789", "+84912345678") == Match("VSS-0001")
     assert sorted(p.name for p in (state / "snapshot").iterdir()) == [
-        "current.db", "import.lock", "previous.db"]
+        "current.db", "install.lock", "previous.db"]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from firmware.callflow import Verdict
 from firmware.journal import Journal
 from firmware.keys import load_central_private_key, load_central_public_key, load_or_create_secret
 from firmware.sealing import unseal
-from firmware.snapshot import KdfParams, Snapshot, write_snapshot
+from firmware.snapshot import KdfParams, Snapshot
+from firmware.snapshot_build import write_snapshot
 from firmware.verify import LockoutPolicy, Verifier
 from firmware import password as pw
 

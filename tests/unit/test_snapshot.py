@@ -20,8 +20,8 @@ from firmware.snapshot import (
     Snapshot,
     SnapshotError,
     WriteReport,
-    write_snapshot,
 )
+from firmware.snapshot_build import write_snapshot
 
 FAST = KdfParams(n=2**10)
 SALT = bytes(range(16))
@@ -222,8 +222,8 @@ def _edit(path: Path, *statements: str) -> None:
         (lambda p: p.unlink(), "not found"),
         (lambda p: p.write_bytes(b"this is not a database" * 100), "not a readable SQLite database"),
         (lambda p: p.write_bytes(b""), "no 'meta' table"),
-        (lambda p: _edit(p, "UPDATE meta SET value = '2' WHERE key = 'format_version'"),
-         "format_version '2'"),
+        (lambda p: _edit(p, "UPDATE meta SET value = '3' WHERE key = 'format_version'"),
+         "format_version '3'"),
         (lambda p: _edit(p, "DELETE FROM meta WHERE key = 'salt'"), "missing salt"),
         (lambda p: _edit(p, "UPDATE meta SET value = 'zz' WHERE key = 'salt'"), "malformed"),
         (lambda p: _edit(p, "UPDATE meta SET value = '1073741824' WHERE key = 'kdf_n'"),
