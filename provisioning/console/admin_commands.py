@@ -65,7 +65,7 @@ def _config_set(ctx: Context, key: str, value: str) -> None:
 
 def snapshot(ctx: Context, args: list[str]) -> None:
     if args == ["info"]:
-        ctx.show(ctx.run(snapshot_argv("info", ctx.settings.state_dir), 60))
+        ctx.show(ctx.run(snapshot_argv("info", ctx.settings.state_dir, ctx.settings.config_path), 60))
     elif args == ["install"]:
         raise Usage(f"snapshot install NAME   (uploaded files: {_uploaded(ctx)})")
     elif args[:1] == ["install"] and len(args) == 2:
@@ -78,11 +78,11 @@ def snapshot(ctx: Context, args: list[str]) -> None:
             ctx.say(problem)
             return
         ctx.say(f"Installing {name}; this checks the whole file and can take a few minutes… / Đang cài đặt…")
-        ok = ctx.show(ctx.run(snapshot_argv("install", ctx.settings.state_dir, folder / name), 900))
+        ok = ctx.show(ctx.run(snapshot_argv("install", ctx.settings.state_dir, ctx.settings.config_path, folder / name), 900))
         ctx.audit("snapshot_install", f"{name}: {'ok' if ok else 'failed'}")
     elif args == ["rollback"]:
         if _confirm(ctx, "Go back to the previous snapshot? Type YES / Quay lại dữ liệu trước? Gõ YES: "):
-            ok = ctx.show(ctx.run(snapshot_argv("rollback", ctx.settings.state_dir), 120))
+            ok = ctx.show(ctx.run(snapshot_argv("rollback", ctx.settings.state_dir, ctx.settings.config_path), 120))
             ctx.audit("snapshot_rollback", "ok" if ok else "failed")
     else:
         raise Usage("snapshot info | snapshot install NAME | snapshot rollback")

@@ -24,9 +24,11 @@ def status_argv(state_dir: Path) -> tuple[str, ...]:
     return ("status", "--json", "--state-dir", str(state_dir))
 
 
-def snapshot_argv(action: str, state_dir: Path, file: Path | None = None) -> tuple[str, ...]:
-    """`snapshot info|rollback --state-dir DIR` or `snapshot install FILE --state-dir DIR`."""
-    return ("snapshot", action, *((str(file),) if file is not None else ()), "--state-dir", str(state_dir))
+def snapshot_argv(action: str, state_dir: Path, config: Path | None, file: Path | None = None) -> tuple[str, ...]:
+    """`snapshot info|rollback|install [FILE] --state-dir DIR [--config FILE]` (the config names the box's region
+    and central's signing key, which install needs)."""
+    return ("snapshot", action, *((str(file),) if file is not None else ()), "--state-dir", str(state_dir),
+            *(("--config", str(config)) if config is not None else ()))
 
 
 def sync_argv(config: Path) -> tuple[str, ...]:

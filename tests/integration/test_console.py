@@ -364,3 +364,28 @@ def test_status_shows_the_running_daemons_lines_and_says_when_it_is_not_running(
     finally:
         daemon.terminate()
         daemon.wait(30)
+
+
+@pytest.mark.skipif(not shutil.which("sb"), reason="lrzsz is not installed")
+def test_a_signed_snapshot_uploaded_by_sb_is_installed_and_shown(box: tuple[Cable, Technician, Context],
+                                                                 tmp_path: Path) -> None:
+    from snapshot_kit import REGION, make_central, publish
+    cable, tech, ctx = box
+    central = make_central(tmp_path)
+    snap = publish(central, 1, count=50)
+    config = ctx.settings.config_path
+    assert config is not None
+    config.write_text(config.read_text(encoding="utf-8") + f'\n[central]\nurl = "http://127.0.0.1:9"\n'
+                      f'region = "{REGION}"\nsigning_public_key = "{central / "signing.pub"}"\n', encoding="utf-8")
+    tech.login()
+    tech.command("receive", r"Waiting 15 s for the sender")
+    time.sleep(0.2)
+    sb = subprocess.run(["sb", "-k", snap.name], stdin=cable.laptop_fd, stdout=cable.laptop_fd,
+                        stderr=subprocess.DEVNULL, cwd=snap.parent, timeout=60)
+    assert sb.returncode == 0
+    tech.wait_for(r"in all\)\r\nresetline# $", timeout=20)
+    installed = tech.command(f"snapshot install {snap.name}", timeout=120)
+    assert "installed sequence 1" in installed, installed
+    info = tech.command("snapshot info", timeout=60)
+    assert REGION in info and "rows" in info and "Traceback" not in info
+    assert "refused" in tech.command(f"snapshot install {snap.name}", timeout=120).lower()  # not newer: refused
