@@ -140,6 +140,7 @@ class Switchboard:
                 self._checker,
                 self._finished,
                 self._appliance.config.call,
+                void=self._appliance.verifier.void,
             )
             self.sessions[event.call_id] = session
             if self._on_session is not None:

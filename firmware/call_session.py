@@ -32,6 +32,7 @@ from .callflow import (
     StartTimer,
     StopPlayback,
     TimerFired,
+    VoidReset,
     Verdict,
 )
 from .journal import CallRecord
@@ -93,6 +94,7 @@ class CallSession:
         checker: Checker,
         record: Callable[[CallRecord], None],
         settings: FlowSettings = FlowSettings(),
+        void: Callable[[str], None] | None = None,
     ) -> None:
         self.call_id = call_id
         self.call_ref = uuid.uuid4().hex
@@ -104,6 +106,7 @@ class CallSession:
         self._scheduler = scheduler
         self._checker = checker
         self._record = record
+        self._void = void  # tells central a reset of this call was never heard (Verifier.void)
         self._timers: dict[str, TimerHandle] = {}
         self._pending: deque[FlowEvent] = deque()
         self._busy = False
@@ -144,6 +147,11 @@ class CallSession:
                 self._checker.submit(caller, code, self.call_ref, self.handle)
             case Finish(outcome):
                 self._finish(outcome)
+            case VoidReset():
+                log.warning("call %s: a reset was issued after the call stopped waiting for it; voiding it",
+                            self.call_ref)
+                if self._void is not None:
+                    self._void(self.call_ref)
 
     def _fire(self, name: str) -> None:
         if self._timers.pop(name, None) is not None:

@@ -111,7 +111,13 @@ class Finish:
     outcome: Outcome
 
 
-Action = Answer | Play | StopPlayback | HangUp | StartTimer | CancelTimer | CheckCaller | Finish
+@dataclass(frozen=True)
+class VoidReset:
+    """A reset was issued after the flow stopped waiting for it (check timeout, caller gone): nobody heard the
+    password, so central must not apply it."""
+
+
+Action = Answer | Play | StopPlayback | HangUp | StartTimer | CancelTimer | CheckCaller | Finish | VoidReset
 
 MENU_KEY = "8"
 REPEAT_KEY = "9"
@@ -191,6 +197,8 @@ class CallFlow:
             if event.token != self._token or not self._playing:
                 return []  # a stale report about a playback already stopped or replaced
             self._playing = False
+        if isinstance(event, CheckDone) and event.verdict is Verdict.RESET and self.state is not State.CHECKING:
+            return [VoidReset()]  # too late: the caller heard the apology or has gone, never this password
         trigger = trigger_of(event)
         for row in TRANSITIONS:
             if row.source is self.state and row.trigger == trigger and (row.guard is None or row.guard(self, event)):

@@ -88,6 +88,16 @@ class Verifier:
         self._journal.add_reset(call_ref=call_ref, sealed=seal(self._central_key, payload), created_at=now)
         return CheckDone(Verdict.RESET, password)
 
+    def void(self, call_ref: str) -> None:
+        """Tell central not to apply this call's reset: its password was issued but never read to the caller (a
+        sealed `reset_void` event after the reset in the outbox; central voids the reset with the same call_ref)."""
+        now = self._clock()
+        payload = {"v": PAYLOAD_VERSION, "kind": "reset_void", "call_ref": call_ref, "created_at": now}
+        try:
+            self._journal.add_reset(call_ref=call_ref, sealed=seal(self._central_key, payload), created_at=now)
+        except FirmwareError as exc:
+            log.error("call %s: could not queue the void of an unheard reset: %s", call_ref, exc)
+
     def _locked(self, buckets: list[str], now: float) -> bool:
         since = now - self._policy.window_s
         self._journal.purge_attempts(before=since)

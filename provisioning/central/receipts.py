@@ -24,7 +24,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS events (box TEXT NOT NULL, outbox_id INTEGER NOT NULL, kind TEXT,"
     " received_at REAL NOT NULL, payload TEXT, sealed BLOB, PRIMARY KEY (box, outbox_id))",
     "CREATE TABLE IF NOT EXISTS resets (box TEXT NOT NULL, outbox_id INTEGER NOT NULL, account_ref TEXT,"
-    " bhxh_code TEXT, password TEXT NOT NULL, call_ref TEXT, created_at REAL,"
+    " bhxh_code TEXT, password TEXT NOT NULL, call_ref TEXT, created_at REAL, voided_at REAL,"
     " PRIMARY KEY (box, outbox_id))",
     "CREATE INDEX IF NOT EXISTS resets_account ON resets (account_ref, created_at)",
 )
@@ -97,6 +97,9 @@ class Receipts:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (box, event.outbox_id, payload.get("account_ref"), payload.get("bhxh_code"), payload["password"],
                  payload.get("call_ref"), payload.get("created_at")))
+        if payload is not None and kind == "reset_void":  # issued but never heard by the caller: not applied
+            self._conn.execute("UPDATE resets SET voided_at = ? WHERE box = ? AND call_ref = ? AND voided_at IS NULL",
+                               (now, box, payload.get("call_ref")))
         return payload is not None
 
     def events(self, box: str | None = None) -> list[tuple[str, int, str | None]]:

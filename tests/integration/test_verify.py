@@ -80,6 +80,23 @@ def test_match_issues_a_password_that_is_already_sealed_in_the_outbox(box: Box) 
     assert event["call_ref"] == "call-1"
 
 
+def test_an_unheard_reset_is_voided_at_central(box: Box) -> None:
+    from provisioning.central.receipts import Event, Receipts
+    verdict = box.verifier.check("0912 345 678", "0123456789", "call-1")
+    box.verifier.check("0362 345 678", "7912345601", "call-2")
+    box.verifier.void("call-1")  # the call stopped waiting before the verdict came
+    assert [(e["kind"], e["call_ref"]) for e in box.sealed_resets()] == \
+        [("reset", "call-1"), ("reset", "call-2"), ("reset_void", "call-1")]
+    private = load_central_private_key(box.state / "keys" / "dev-central.key")
+    receipts = Receipts(box.state / "central.db", private)
+    receipts.record("box-1", [Event(i, blob) for i, blob in box.journal.pending_resets()])
+    conn = sqlite3.connect(box.state / "central.db")
+    applied = conn.execute("SELECT call_ref, password, voided_at IS NOT NULL FROM resets ORDER BY outbox_id").fetchall()
+    conn.close()
+    receipts.close()
+    assert applied[0] == ("call-1", verdict.password, 1) and applied[1][0::2] == ("call-2", 0)
+
+
 def test_old_eleven_digit_caller_id_matches_the_renumbered_row(box: Box) -> None:
     assert box.verifier.check("+84 1662345678", "7912345601", "c").verdict is Verdict.RESET
 

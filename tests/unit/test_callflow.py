@@ -5,6 +5,7 @@ import pytest
 
 from drivers.line import IncomingCall, KeyPressed, PlaybackFinished, RemoteHangup
 from firmware.callflow import (
+    VoidReset,
     Action,
     Answer,
     CallFlow,
@@ -272,9 +273,18 @@ def test_a_check_that_never_answers_ends_in_an_apology() -> None:
     call.at_entry()
     call.key(CODE)
     assert plays(call.fire("check")) == [("error",)]
-    call.send(CheckDone(Verdict.RESET, PASSWORD))  # too late: never spoken
+    assert call.send(CheckDone(Verdict.RESET, PASSWORD)) == [VoidReset()]  # too late: never spoken, so voided
     assert finish(call.done()) is Outcome.ERROR
     assert all(p[0] != "new_password" for p in plays(call.actions))
+
+
+def test_a_reset_arriving_after_the_caller_hung_up_is_voided_and_other_late_verdicts_are_ignored() -> None:
+    call = Call()
+    call.at_entry()
+    call.key(CODE)
+    assert finish(call.send(RemoteHangup("c1"))) is Outcome.CALLER_HANGUP
+    assert call.send(CheckDone(Verdict.MISMATCH)) == []
+    assert call.send(CheckDone(Verdict.RESET, PASSWORD)) == [VoidReset()]
 
 
 def test_barge_in_stops_the_prompt_before_anything_else() -> None:
