@@ -58,5 +58,15 @@ def twist_spread(core: npt.NDArray[np.float64]) -> float:
     strong = core[(core > 0.5).all(axis=1)]
     if len(strong) < 5:
         return 0.0
-    twist = 20 * np.log10(strong[:, 1] / strong[:, 0])
-    return float(np.percentile(twist, 90) - np.percentile(twist, 10))
+    twist = np.sort(20 * np.log10(strong[:, 1] / strong[:, 0])).tolist()
+    return _percentile(twist, 0.9) - _percentile(twist, 0.1)
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """`np.percentile(values, 100 * q)` (linear interpolation, the same arithmetic) of sorted values: numpy's
+    takes 60 us, a sixth of judging a press, for a handful of numbers."""
+    at = q * (len(ordered) - 1)
+    i = int(at)
+    low, high = ordered[i], ordered[min(i + 1, len(ordered) - 1)]
+    step, frac = high - low, at - i
+    return low + step * frac if frac < 0.5 else high - step * (1 - frac)
