@@ -209,7 +209,7 @@ def _measure(press: Press, bank: ToneBank, twist_spread: float) -> _Measures:
         drift = (bank.offsets_hz(data[middle:, :2].sum(axis=0)) - bank.offsets_hz(data[:middle, :2].sum(axis=0)))
         drift = drift / tones
     gain = bank.window_gain(offsets * tones)
-    row, col, total = (float(data[:, i].real.mean()) for i in (2, 3, 4))
+    row, col, total = data[:, 2:5].real.mean(axis=0).tolist()
     row, col = row / gain[0], col / gain[1]
     return _Measures(offsets=(float(offsets[0]), float(offsets[1])), drift=(float(drift[0]), float(drift[1])),
                      ratio=float(tones[1] * (1 + offsets[1]) / (tones[0] * (1 + offsets[0]))),
