@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .dtmf_press import DtmfSettings, Press, WindowData, judge, tone_amplitudes
-from .dtmf_screen import WindowScreen
+from .dtmf_screen import window_screen
 from .dtmf_spectrum import FEATURES, KEY_BY_INDEX, Complexes, WindowTests, tone_bank
 
 __all__ = ["DtmfDetector", "DtmfEvent", "DtmfSettings", "decode"]
@@ -59,7 +59,7 @@ class DtmfDetector:
         self.settings = settings or DtmfSettings()
         self._batch = max(1, batch)
         self._bank = tone_bank(rate)
-        self._screen = WindowScreen(self._bank, self.settings.limits())
+        self._screen = window_screen(rate, self.settings.limits())
         self._seconds_per_half = self._bank.half / rate
         self._reset()
 
@@ -150,7 +150,9 @@ class DtmfDetector:
         """Run the press state machine over windows base .. base + len(tests.key) - 1."""
         events: list[DtmfEvent] = []
         keys = tests.key
-        valid = np.flatnonzero(keys >= 0).tolist()
+        valid = (keys >= 0).nonzero()[0].tolist()
+        if not valid and self._run is None:
+            return events
         i = 0
         while i < len(keys):
             if self._run is None:  # skip straight to the next window that holds a key

@@ -16,10 +16,13 @@ call costs about a microsecond whatever its size: the number of calls per batch 
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
-from .dtmf_spectrum import TONE_HZ, Complexes, Floats, Ints, SignalLimits, ToneBank, WindowTests, dbm0_to_power
+from .dtmf_spectrum import (TONE_HZ, Complexes, Floats, Ints, SignalLimits, ToneBank, WindowTests, dbm0_to_power,
+                            tone_bank)
 
 #: column layout of the per-key table (complex numbers; real quantities are held in the real part)
 _UNMIX = slice(0, 4)  # the 2x2 unmixing matrix of the key's row and column bins
@@ -87,7 +90,7 @@ class WindowScreen:
             self._cross * self._inv_gain_group)
         high = high * high * self._bound_scale
         maybe = (high.min(axis=1) >= self._min_power) & (high.sum(axis=1) >= self.limits.min_tone_fraction * total)
-        chosen = np.flatnonzero(maybe)
+        chosen = maybe.nonzero()[0]
         if chosen.size == 0:
             return WindowTests(key=np.full(count, -1, dtype=np.intp), data=np.zeros((count, 5), np.complex128))
         if chosen.size == count:  # typical while a key is down
@@ -131,3 +134,9 @@ class WindowScreen:
         values = np.empty((count, 5), dtype=np.complex128)
         values[:, :2], values[:, 2:4], values[:, 4] = lag, tone_power, total
         return passed, keys, values
+
+
+@functools.lru_cache(maxsize=8)
+def window_screen(rate: int, limits: SignalLimits) -> WindowScreen:
+    """The (read-only) screen for `rate` and `limits`, built once: every call's detector shares it."""
+    return WindowScreen(tone_bank(rate), limits)
