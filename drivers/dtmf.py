@@ -4,9 +4,9 @@ Feed it PCM in blocks of any size (bytes of signed 16-bit little-endian samples,
 units) and it returns the key presses that have ended; `flush()` ends the stream. The acceptance limits follow
 shared/reference/dtmf-receiver-spec.md (values and sources in `DtmfSettings`).
 
-How it decides: every 6.4 ms a 12.75 ms window is screened for one strong tone per group (`drivers.dtmf_spectrum`,
-vectorised over all windows of a block). Windows of one key make a run; a drop-out inside it is bridged while the
-missing tone energy adds up to less than `min_gap_s`. When the run ends it is judged as a whole
+How it decides: every 6.4 ms a 12.75 ms window is screened for one strong tone per group (`drivers.dtmf_screen`,
+vectorised over the windows of a batch; tone bins from `drivers.dtmf_spectrum`). Windows of one key make a run; a
+drop-out inside it is bridged while the missing tone energy adds up to less than `min_gap_s`. When the run ends it is judged as a whole
 (`drivers.dtmf_press`): duration, mean frequency and drift, levels, twist, energy share, voice harmonics. A press
 is therefore reported when the key is released (about `min_gap_s` after the tones stop), with its start and end;
 a key held down is reported after `MAX_PRESS_S`.
@@ -50,9 +50,9 @@ class DtmfDetector:
     """Streaming DTMF receiver for one audio stream at `rate` Hz (8000 on a phone line; any rate >= 4000).
 
     Audio is analysed once `batch` half-blocks (6.4 ms each) have arrived while a key may be down, twice as many
-    while none is: a press is reported at least 60 ms after its tones begin (35 ms of tone, 25 ms of gap), so
-    either way the report comes at most 51 ms (the default 8 half-blocks) after the press has ended. Batches make
-    20 ms frames several times cheaper than `batch=1`; results never depend on them.
+    while none is (a press is decided at least 60 ms after its tones begin: 35 ms of tone, 25 ms of gap), so
+    either way a press is reported at most 51 ms (the default 8 half-blocks) after it has been decided. Batches
+    make the drivers' 20 ms frames several times cheaper than `batch=1`; results never depend on them.
     """
 
     def __init__(self, rate: int = 8000, settings: DtmfSettings | None = None, batch: int = 8) -> None:
