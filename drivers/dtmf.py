@@ -6,10 +6,10 @@ shared/reference/dtmf-receiver-spec.md (values and sources in `DtmfSettings`).
 
 How it decides: every 6.4 ms a 12.75 ms window is screened for one strong tone per group (`drivers.dtmf_screen`,
 vectorised over the windows of a batch; tone bins from `drivers.dtmf_spectrum`). Windows of one key make a run; a
-drop-out inside it is bridged while the missing tone energy adds up to less than `min_gap_s`. When the run ends it is judged as a whole
-(`drivers.dtmf_press`): duration, mean frequency and drift, levels, twist, energy share, voice harmonics. A press
-is therefore reported when the key is released (about `min_gap_s` after the tones stop), with its start and end;
-a key held down is reported after `MAX_PRESS_S`.
+drop-out inside it is bridged while the missing tone energy adds up to less than `min_gap_s`. When the run ends it
+is judged as a whole (`drivers.dtmf_press`): duration, mean frequency and drift, levels, twist, energy share, voice
+harmonics. A press is therefore reported when the key is released (about `min_gap_s` after the tones stop), with
+its start and end; a key held down is reported after `MAX_PRESS_S`.
 """
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ class DtmfDetector:
         self._last = features[-1]
         bins = self._bank.as_bins(features)
         sums, squares = features[:, 16], features[:, 17]
-        tests = self._screen.screen(bins, sums[:-1] + sums[1:], squares[:-1] + squares[1:])
+        tests = self._screen.screen(bins, sums[:-1] + sums[1:], squares[:-1] + squares[1:], self._run is not None)
         if self._count == 0:
             tests.key[0] = -1  # the first half-block has no predecessor: no window yet
         self._bins = np.concatenate([self._bins, bins[1:]])

@@ -76,15 +76,19 @@ class WindowScreen:
             table[key, 40 + pair] = 0.0
         return table, pairs
 
-    def screen(self, bins: Complexes, sums: Floats, squares: Floats) -> WindowTests:
+    def screen(self, bins: Complexes, sums: Floats, squares: Floats, tones_likely: bool = False) -> WindowTests:
         """Windows 1 .. len(bins) - 1 of half-blocks `bins` (each window: a half-block and the one before);
-        `sums`/`squares` are the sample sums and sums of squares of each whole window."""
+        `sums`/`squares` are the sample sums and sums of squares of each whole window. `tones_likely` (a key is
+        down) skips the bound, which most windows would pass anyway; the result is the same."""
         n = self.bank.window
         count = len(bins) - 1
-        magnitudes = np.abs(bins)
         coherent = bins[:-1] + bins[1:] * self.bank.turn
         total = (squares - sums * sums / n) / n
         amplitude = np.abs(coherent)
+        if tones_likely:
+            passed, keys, data = self._exact(bins, coherent, amplitude, np.arange(count), total)
+            return WindowTests(key=np.where(passed, keys, -1), data=data)
+        magnitudes = np.abs(bins)
         high = (amplitude * self._inv_gain).reshape(count, 2, 4).max(axis=2) * self._own
         high += (magnitudes[:-1] + magnitudes[1:]).reshape(count, 2, 4).max(axis=2)[:, ::-1] * (
             self._cross * self._inv_gain_group)
