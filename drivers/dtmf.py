@@ -91,7 +91,7 @@ class DtmfDetector:
         else:
             self._raw += samples  # the cheap path for 20 ms frames: bytes wait here until a batch is complete
         half = self._bank.half
-        batch = self._batch if self._run is not None else 2 * self._batch
+        batch = self._next_batch()
         if self._queued + len(self._raw) // 2 < batch * half:
             return []
         pcm = self._take()
@@ -99,6 +99,19 @@ class DtmfDetector:
         if whole < pcm.size:
             self._chunks, self._queued = [pcm[whole:]], pcm.size - whole
         return self._analyse(pcm[:whole].reshape(-1, half))
+
+    def _next_batch(self) -> int:
+        """Half-blocks to wait for before the next analysis: as many as keep a press's report within 51 ms (the
+        default batch of 8) of the window that decides it, and no more (see the class docstring)."""
+        run = self._run
+        if run is None:
+            return 2 * self._batch  # a press is decided 60 ms after its tones begin at the earliest
+        if run.last == self._count - 1 and run.other < 0:
+            # the key is down: its press is decided 2 windows later at the earliest (another key, twice), or when
+            # it has been held MAX_PRESS_S
+            held_until = run.windows[0] + int(MAX_PRESS_S / self._seconds_per_half)
+            return min(self._batch + 2, max(self._batch, held_until - self._count + self._batch))
+        return self._batch
 
     def flush(self) -> list[DtmfEvent]:
         """End the stream: report a press still in progress. The detector then starts a new stream at time 0."""
@@ -132,12 +145,15 @@ class DtmfDetector:
         bins = self._bank.as_bins(features)
         sums, squares = features[:, 16], features[:, 17]
         tests = self._screen.screen(bins, sums[:-1] + sums[1:], squares[:-1] + squares[1:], self._run is not None)
-        if self._count == 0:
+        if self._count == 0 and tests.key[0] >= 0:
             tests.key[0] = -1  # the first half-block has no predecessor: no window yet
-        self._bins = np.concatenate([self._bins, bins[1:]])
-        self._pcm = np.concatenate([self._pcm, blocks])
         base = self._count
         self._count += len(blocks)
+        if self._run is None and not tests.any:  # nothing in progress, nothing found: keep the last two only
+            self._bins, self._pcm, self._base = bins[-2:], blocks[-2:], self._count - 2
+            return []
+        self._bins = np.concatenate([self._bins, bins[1:]])
+        self._pcm = np.concatenate([self._pcm, blocks])
         events = self._walk(base, tests)
         keep_from = self._count - 2 if self._run is None else self._run.windows[0] - 2
         if keep_from > self._base:

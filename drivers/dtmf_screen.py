@@ -96,7 +96,7 @@ class WindowScreen:
         maybe = (high.min(axis=1) >= self._min_power) & (high.sum(axis=1) >= self.limits.min_tone_fraction * total)
         chosen = maybe.nonzero()[0]
         if chosen.size == 0:
-            return WindowTests(key=np.full(count, -1, dtype=np.intp), data=np.zeros((count, 5), np.complex128))
+            return _nothing(count)
         if chosen.size == count:  # typical while a key is down
             passed, keys, data = self._exact(bins, coherent, amplitude, chosen, total)
             return WindowTests(key=np.where(passed, keys, -1), data=data)
@@ -138,6 +138,14 @@ class WindowScreen:
         values = np.empty((count, 5), dtype=np.complex128)
         values[:, :2], values[:, 2:4], values[:, 4] = lag, tone_power, total
         return passed, keys, values
+
+
+@functools.lru_cache(maxsize=64)
+def _nothing(count: int) -> WindowTests:
+    """`count` windows without a key (read-only, shared)."""
+    key, data = np.full(count, -1, dtype=np.intp), np.zeros((count, 5), np.complex128)
+    key.flags.writeable = data.flags.writeable = False
+    return WindowTests(key=key, data=data)
 
 
 @functools.lru_cache(maxsize=8)

@@ -147,3 +147,8 @@ class WindowTests:
     # row and column coherent window power (a sine of amplitude A gives A**2 / 2), and the window's mean power
     # with DC removed; powers are real numbers held as complex so that one row is one window
     data: Complexes
+
+    @property
+    def any(self) -> bool:
+        """Whether any window holds a key."""
+        return bool((self.key >= 0).any())
