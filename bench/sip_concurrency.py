@@ -1,6 +1,7 @@
 """SIP concurrency: sipp against a box at 1, 10, 20 and 40 simultaneous calls, then a soak for leaks.
 
     .venv/bin/python bench/sip_concurrency.py [--levels 1,10,20,40] [--hold-ms 5000] [--soak 1000] [--max-calls 20]
+    .venv/bin/python bench/sip_concurrency.py --inband [--levels 1,10,20]
 
 Starts a box in a subprocess (`--serve`: the daemon's composition — Appliance, Switchboard, SipLine — with the
 shipped prompts and examples/accounts.csv), then for each level runs tests/integration/sipp/hangup.xml with that

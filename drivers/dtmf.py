@@ -49,13 +49,15 @@ Pcm = bytes | bytearray | memoryview | npt.NDArray[np.generic]
 class DtmfDetector:
     """Streaming DTMF receiver for one audio stream at `rate` Hz (8000 on a phone line; any rate >= 4000).
 
-    Audio is analysed once `batch` half-blocks (6.4 ms each) have arrived while a key may be down, twice as many
-    while none is (a press is decided at least 60 ms after its tones begin: 35 ms of tone, 25 ms of gap), so
-    either way a press is reported at most 51 ms (the default 8 half-blocks) after it has been decided. Batches
-    make the drivers' 20 ms frames several times cheaper than `batch=1`; results never depend on them.
+    Audio is analysed once `batch` half-blocks (6.4 ms each) have arrived, twice as many while no key is down and
+    two more while one is held (`_next_batch`): a press is decided at the earliest 60 ms after its tones begin
+    (35 ms of tone, 25 ms of gap) and 2 windows after a held key's last one (another key, twice), so with the
+    default 12 a press is reported at most about 90 ms after the window that decides it (in 20 ms frames,
+    measured: at most 124 ms after its tones end). Each analysis costs a few dozen numpy calls whatever its
+    size, so the drivers' 20 ms frames cost a fraction of what `batch=1` would; results never depend on it.
     """
 
-    def __init__(self, rate: int = 8000, settings: DtmfSettings | None = None, batch: int = 8) -> None:
+    def __init__(self, rate: int = 8000, settings: DtmfSettings | None = None, batch: int = 12) -> None:
         self.settings = settings or DtmfSettings()
         self._batch = max(1, batch)
         self._bank = tone_bank(rate)
@@ -101,11 +103,11 @@ class DtmfDetector:
         return self._analyse(pcm[:whole].reshape(-1, half))
 
     def _next_batch(self) -> int:
-        """Half-blocks to wait for before the next analysis: as many as keep a press's report within 51 ms (the
-        default batch of 8) of the window that decides it, and no more (see the class docstring)."""
+        """Half-blocks to wait for before the next analysis: as many as keep a press's report within `batch`
+        windows of the window that decides it (see the class docstring)."""
         run = self._run
         if run is None:
-            return 2 * self._batch  # a press is decided 60 ms after its tones begin at the earliest
+            return 2 * self._batch  # a press is decided 60 ms (9 windows) after its tones begin at the earliest
         if run.last == self._count - 1 and run.other < 0:
             # the key is down: its press is decided 2 windows later at the earliest (another key, twice), or when
             # it has been held MAX_PRESS_S

@@ -199,9 +199,9 @@ def test_blocks_of_any_size_give_what_one_block_gives() -> None:
     assert events + detector.flush() == whole
 
 
-def test_in_20_ms_frames_a_press_is_reported_within_100_ms_of_its_tones_ending() -> None:
+def test_in_20_ms_frames_a_press_is_reported_within_140_ms_of_its_tones_ending() -> None:
     """The drivers feed 20 ms frames; analysis waits for batches (longer ones while no key is down), which must
-    not delay a report much past the 25 ms gap that ends a press (measured worst case: 91 ms)."""
+    not delay a report much past the 25 ms gap that ends a press (measured worst case: 124 ms)."""
     for lead in range(0, 400, 23):
         for ms in (40, 100, 250):
             x = pcm(np.concatenate([silence(lead + 100), tone("5", ms), silence(400)])).astype("<i2").tobytes()
@@ -210,7 +210,7 @@ def test_in_20_ms_frames_a_press_is_reported_within_100_ms_of_its_tones_ending()
                 events = detector.feed(x[at: at + 320])
                 if events:
                     assert [e.key for e in events] == ["5"]
-                    assert (at + 320) / 2 / RATE - events[0].end <= 0.100, (lead, ms)
+                    assert (at + 320) / 2 / RATE - events[0].end <= 0.140, (lead, ms)
                     break
             else:
                 pytest.fail(f"no press reported (lead {lead} ms, tone {ms} ms)")
