@@ -24,7 +24,10 @@ class DtmfSettings:
     """Receiver limits: the spec's must-accept/must-reject pairs (dtmf-receiver-spec.md), with our choice.
 
     * level: accept 0 to -25 dBm0 per tone, reject -55 (Q.24 AT&T); -38 keeps -25 with 8 dB twist.
-    * twist (high minus low): accept +4 and -8 dB (Q.24 AT&T); reject +/-12 (DVSI, extended test): +8/-10.
+    * twist (high minus low): accept +4 and -8 dB (Q.24 AT&T); reject +/-12 (DVSI, extended test): +8/-11.
+      GSM FR moves a press's balance by -9..+5 dB, so -8 dB at the phone arrives at down to -17 dB; no
+      limit keeps all of those and still rejects -12 dB (bench/dtmf/README.md). -11 is the widest that
+      rejected all 400 bursts at +/-12 dB here (-11.5 let 3 through); GSM -8 dB digits err 10 % (28 % at -10).
     * relative peak: the other tones of a group at least 8 dB below the winner, per window (spandsp, Asterisk).
     * tone fraction: the two tones carry 72 % of the power (a third tone as strong as the pair leaves 67 %;
       white noise at 3 dB S/N per tone leaves 80 %). Windows are screened at 60 %.
@@ -55,7 +58,7 @@ class DtmfSettings:
 
     min_level_dbm0: float = -38.0
     max_reverse_twist_db: float = 8.0
-    max_normal_twist_db: float = 10.0
+    max_normal_twist_db: float = 11.0
     min_relative_peak_db: float = 8.0
     min_tone_fraction: float = 0.72
     max_offset: float = 0.025
@@ -209,7 +212,7 @@ def _measure(press: Press, bank: ToneBank, twist_spread: float) -> _Measures:
         drift = (bank.offsets_hz(data[middle:, :2].sum(axis=0)) - bank.offsets_hz(data[:middle, :2].sum(axis=0)))
         drift = drift / tones
     gain = bank.window_gain(offsets * tones)
-    row, col, total = (float(data[:, i].real.mean()) for i in (2, 3, 4))
+    row, col, total = data[:, 2:5].real.mean(axis=0).tolist()
     row, col = row / gain[0], col / gain[1]
     return _Measures(offsets=(float(offsets[0]), float(offsets[1])), drift=(float(drift[0]), float(drift[1])),
                      ratio=float(tones[1] * (1 + offsets[1]) / (tones[0] * (1 + offsets[0]))),

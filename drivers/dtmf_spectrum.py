@@ -31,6 +31,9 @@ KEY_BY_INDEX = "".join(KEYPAD)
 FULL_SCALE_SINE_POWER = 32767.0**2 / 2.0
 FULL_SCALE_SINE_DBM0 = 3.14
 
+#: `ToneBank.features` columns: the eight tone bins as (real, imaginary), then the sum and the sum of squares
+FEATURES = 18
+
 Floats = npt.NDArray[np.float64]
 Complexes = npt.NDArray[np.complex128]
 Ints = npt.NDArray[np.intp]
@@ -69,11 +72,13 @@ class ToneBank:
         self.window = 2 * self.half
         n = np.arange(self.half, dtype=np.float64)
         angles = 2.0 * np.pi * np.outer(n, TONE_HZ) / rate
-        # cos columns then sin columns: one real matrix product yields real and imaginary parts
-        self._basis = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
+        # cos and -sin columns interleaved, so that one real matrix product yields the complex bins (viewed as
+        # complex, without a copy), and a column of ones for the sums
+        self._basis = np.column_stack([np.stack([np.cos(angles), -np.sin(angles)], axis=2).reshape(self.half, 16),
+                                       np.ones(self.half)])
         # phase turn of each tone over one half-block: puts the second half on the first half's time reference
         self.turn = np.exp(-2j * np.pi * TONE_HZ * self.half / rate)
-        self._hz_per_radian = rate / (2.0 * np.pi * self.half)
+        self.hz_per_radian = rate / (2.0 * np.pi * self.half)  # phase advance over a half-block -> Hz
         self.unmix, self.leak = self._unmixing()
 
     def _unmixing(self) -> tuple[Complexes, Complexes]:
@@ -99,15 +104,23 @@ class ToneBank:
             leak[key] = [[kernel(f, g) / self.half for g in TONE_HZ] for f in pair]
         return unmix, leak
 
-    def bins(self, blocks: Floats) -> tuple[Complexes, Floats, Floats]:
-        """For blocks of shape (n, half): complex bins (n, 8), sums (n,) and sums of squares (n,)."""
-        product = blocks @ self._basis
-        bins = product[:, :8] - 1j * product[:, 8:]
-        return bins, blocks.sum(axis=1), np.einsum("ij,ij->i", blocks, blocks)
+    def features(self, blocks: Floats, before: Floats) -> Floats:
+        """For blocks of shape (n, half): `FEATURES` numbers per row, the first row `before`, then one per block:
+        its eight tone bins (real and imaginary parts interleaved: `as_bins` views them), sum and sum of squares."""
+        out = np.empty((len(blocks) + 1, FEATURES))
+        out[0] = before
+        np.matmul(blocks, self._basis, out=out[1:, :17])
+        out[1:, 17] = np.einsum("ij,ij->i", blocks, blocks)
+        return out
+
+    @staticmethod
+    def as_bins(features: Floats) -> Complexes:
+        """The complex tone bins (n, 8) of `features` rows, a view."""
+        return features[:, :16].view(np.complex128)
 
     def offsets_hz(self, lag: Complexes) -> Floats:
         """Frequency offsets in Hz from lag products `second * conj(first)` of consecutive half-blocks."""
-        return np.angle(lag) * self._hz_per_radian
+        return np.angle(lag) * self.hz_per_radian
 
     def window_gain(self, offset_hz: Floats) -> Floats:
         """Power gain of the coherent N-sample window for a tone `offset_hz` away from the bin (1 on the bin)."""
@@ -116,11 +129,6 @@ class ToneBank:
         safe = np.where(small, 1.0, x)
         gain = (np.sin(self.window * safe) / (self.window * np.sin(safe))) ** 2
         return np.where(small, 1.0, gain)
-
-    def windows(self, prev: Complexes, cur: Complexes) -> tuple[Complexes, Complexes]:
-        """Coherent window bins and half-block lag products for windows made of `prev` then `cur` half-blocks."""
-        turned = cur * self.turn
-        return prev + turned, turned * np.conj(prev)
 
 
 @functools.lru_cache(maxsize=8)
@@ -140,49 +148,7 @@ class WindowTests:
     # with DC removed; powers are real numbers held as complex so that one row is one window
     data: Complexes
 
-
-def screen_windows(bank: ToneBank, limits: SignalLimits, prev: Complexes, cur: Complexes,
-                   sums: Floats, squares: Floats) -> WindowTests:
-    """Screen every window at once on level, twist, relative peak, energy fraction and frequency.
-
-    `prev`/`cur` are the bins of each window's first and second half-block; `sums`/`squares` are the sample sums
-    and sums of squares over each whole window. The screen is loose where a single window's reading is noisy
-    (`SignalLimits` carries the margins); the press as a whole is judged on its means (`drivers.dtmf_press`).
-    """
-    n = bank.window
-    coherent, _ = bank.windows(prev, cur)
-    power = 2.0 * (coherent.real**2 + coherent.imag**2) / float(n * n)
-    rows = np.argmax(power[:, :4], axis=1)
-    cols = np.argmax(power[:, 4:], axis=1)
-    idx = np.arange(len(rows))
-    pair = np.stack([rows, 4 + cols], axis=1)
-    keys = rows * 4 + cols
-    first = np.einsum("nij,nj->ni", bank.unmix[keys], prev[idx[:, None], pair])
-    second = np.einsum("nij,nj->ni", bank.unmix[keys], cur[idx[:, None], pair])
-    # what is left in the eight bins once the two tones (and their leakage) are taken out
-    rest, _ = bank.windows(prev - np.einsum("nt,ntg->ng", first, bank.leak[keys]),
-                           cur - np.einsum("nt,ntg->ng", second, bank.leak[keys]))
-    rest_power = 2.0 * (rest.real**2 + rest.imag**2) / float(n * n)
-    turned = second * bank.turn[pair]
-    lag = turned * np.conj(first)
-    both = first + turned
-    tone_power = 2.0 * (both.real**2 + both.imag**2) / float(n * n)
-    tones = TONE_HZ[pair]
-    limit_hz = limits.max_window_offset * tones
-    offset = bank.offsets_hz(lag)
-    # undo the window's loss for a detuned tone (bounded by the frequency limit, so noise cannot inflate it much)
-    corrected = tone_power / bank.window_gain(np.clip(offset, -limit_hz, limit_hz))
-    row_c, col_c = corrected[:, 0], corrected[:, 1]
-    total = (squares - sums * sums / n) / n
-    ok = np.minimum(row_c, col_c) >= dbm0_to_power(limits.min_level_dbm0)
-    ok &= col_c <= row_c * 10.0 ** (limits.max_reverse_twist_db / 10.0)
-    ok &= row_c <= col_c * 10.0 ** (limits.max_normal_twist_db / 10.0)
-    ok &= row_c + col_c >= limits.min_tone_fraction * total
-    ok &= np.all(np.abs(offset) <= limit_hz, axis=1)
-    rel = 10.0 ** (limits.min_relative_peak_db / 10.0)
-    rest_power[idx, rows] = 0.0
-    rest_power[idx, 4 + cols] = 0.0
-    ok &= rest_power[:, :4].max(axis=1) * rel <= tone_power[:, 0]
-    ok &= rest_power[:, 4:].max(axis=1) * rel <= tone_power[:, 1]
-    key = np.where(ok, keys, -1).astype(np.intp)
-    return WindowTests(key=key, data=np.column_stack([lag, tone_power, total]))
+    @property
+    def any(self) -> bool:
+        """Whether any window holds a key."""
+        return bool((self.key >= 0).any())

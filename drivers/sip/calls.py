@@ -15,12 +15,14 @@ from typing import Any, Protocol, TypeVar
 import pjsua2 as pj
 
 from .dtmf import InbandKeys, InbandPress, KeyDeduper
-from .tap import AudioTap
+from .tap import AudioTap, TapPool
 
 log = logging.getLogger(__name__)
 
 #: pjsua2's playlists take at most 64 files; longer playbacks are cut into playlists played one after another
 PLAYLIST_MAX = 64
+#: an in-band call's jitter-buffer counters are read this often (seconds)
+JITTER_SAMPLE_S = 1.0
 _F = TypeVar("_F", bound=Callable[..., None])
 
 
@@ -45,6 +47,9 @@ class CallOwner(Protocol):
     def media_ready(self, slot: "CallSlot") -> None: ...
 
     def key(self, slot: "CallSlot", digit: str, method: int, start: float, end: float) -> None: ...
+
+    @property
+    def taps(self) -> TapPool: ...
 
 
 class PromptPlayer(pj.AudioMediaPlayer):  # type: ignore[misc]
@@ -75,6 +80,7 @@ class BoxCall(pj.Call):  # type: ignore[misc]
         for index, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self._slot.audio = self.getAudioMedia(index)
+                self._slot.media_index = index
                 self._slot.owner.media_ready(self._slot)
                 return
 
@@ -93,10 +99,14 @@ class CallSlot:
         self.sip_call_id = sip_call_id
         self.call: BoxCall | None = None
         self.audio: Any = None
+        self.media_index = -1
         self.hung_up_here = False
         self.keys = KeyDeduper()
         self.inband = inband
         self._tap: AudioTap | None = None
+        self.jitter_seen = ""  # `jitter()` as last sampled (the stream is gone by the time the call has ended)
+        self._frame_s = 0.0  # the received codec's frame length: the jitter buffer counts in frames
+        self._jitter_at = 0.0
         self._tapped: Any = None  # the call's AudioMedia that transmits to the tap
         self._player: PromptPlayer | None = None
         self._chunks: list[list[str]] = []
@@ -155,21 +165,53 @@ class CallSlot:
 
     # -- in-band DTMF ------------------------------------------------------------------------------------------------
     def open_tap(self) -> None:
-        """Once media flows (and again if a re-INVITE gives the call another bridge port): the call's audio to a tap."""
+        """Once media flows (and again if a re-INVITE gives the call another bridge port): the call's audio to a tap
+        lent by the worker's pool."""
         audio = self.audio
         if self.inband is None or audio is None:
             return
         if self._tap is not None and self._tapped is not None and self._tapped.getPortId() == audio.getPortId():
             return
         self.close_tap()
-        tap = AudioTap()
         try:
-            tap.open(f"tap-{self.name}")
-            audio.startTransmit(tap)
+            tap = self.owner.taps.take()
         except pj.Error as exc:
             log.error("call %s: cannot listen for in-band DTMF: %s", self.name, exc.info())
             return
+        try:
+            audio.startTransmit(tap)
+        except pj.Error as exc:
+            log.error("call %s: cannot listen for in-band DTMF: %s", self.name, exc.info())
+            self.owner.taps.give_back(tap)
+            return
         self._tap, self._tapped = tap, audio
+        try:
+            self._frame_s = self.call.getStreamInfo(self.media_index).audCodecParam.info.frameLen / 1000.0 \
+                if self.call is not None and self.media_index >= 0 else 0.0
+        except pj.Error:
+            self._frame_s = 0.0
+
+    def buffered_s(self) -> float:
+        """Seconds of received audio waiting in the call's jitter buffer now (0 when unknown): the audio reaching
+        the tap is that much older than its arrival time there."""
+        if self.call is None or self.media_index < 0 or not self._frame_s:
+            return 0.0
+        try:
+            return int(self.call.getStreamStat(self.media_index).jbuf.size) * self._frame_s
+        except pj.Error:
+            return 0.0
+
+    def jitter(self) -> str:
+        """The call's receive jitter buffer so far (in-band calls log it: an empty buffer inserts silence into the
+        tones, a discard removes audio), or "" when pjsua2 has no stream for the call."""
+        if self.call is None or self.media_index < 0:
+            return ""
+        try:
+            jb = self.call.getStreamStat(self.media_index).jbuf
+        except pj.Error:
+            return ""
+        return (f"jitter buffer: prefetch {jb.prefetch} frames ({jb.minPrefetch}-{jb.maxPrefetch}), delay "
+                f"{jb.avgDelayMsec}/{jb.maxDelayMsec} ms, {jb.empty} empty, {jb.lost} lost, {jb.discard} discarded")
 
     def heard(self) -> list[InbandPress]:
         """The in-band presses that ended in the audio received since the last turn (the worker's thread)."""
@@ -178,19 +220,29 @@ class CallSlot:
         if self._tap.failures:
             log.error("call %s: %d in-band audio frame(s) lost in the tap", self.name, self._tap.failures)
             self._tap.failures = 0
-        return self.inband.feed(self._tap.drain())
+        frames = self._tap.drain()
+        if frames and frames[-1][0] - self._jitter_at >= JITTER_SAMPLE_S:
+            self._jitter_at = frames[-1][0]
+            self.jitter_seen = self.jitter() or self.jitter_seen
+        presses = self.inband.feed(frames)
+        if presses:  # when the tones came off the network: the bridge hears them after the jitter buffer
+            late = self.buffered_s()
+            presses = [InbandPress(p.key, p.start - late, p.end - late) for p in presses]
+        return presses
 
     def close_tap(self) -> None:
-        """Stop transmitting to the tap, then destroy it. After a far-end BYE pjsua has already removed the call's
-        bridge port (and its connections) before onCallState(DISCONNECTED): only the destruction is left then."""
+        """Stop transmitting to the tap and give it back to the worker's pool (never destroyed here: see
+        drivers/sip/tap.py). After a far-end BYE pjsua has already removed the call's bridge port (and its
+        connections) before onCallState(DISCONNECTED): stopTransmit then fails, harmlessly."""
         tap, tapped, self._tap, self._tapped = self._tap, self._tapped, None, None
         if tap is None:
             return
+        tap.active = False
         try:
             tapped.stopTransmit(tap)
         except pj.Error:
-            pass  # the call's media is already gone; the tap is destroyed below all the same
-        del tap  # the last reference: pjsua2 removes the port from the bridge here, on this thread
+            pass  # the call's media is already gone
+        self.owner.taps.give_back(tap)
 
     # -- the call ----------------------------------------------------------------------------------------------------
     def answer(self) -> None:
@@ -200,6 +252,8 @@ class CallSlot:
             self.call.answer(op)
 
     def hang_up(self) -> None:
+        if self.inband is not None:
+            self.jitter_seen = self.jitter() or self.jitter_seen
         self.stop()
         self.close_tap()
         self.hung_up_here = True

@@ -14,7 +14,10 @@ its docstring and in docs/sip.md.
 """
 from __future__ import annotations
 
+import array
+import math
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -191,15 +194,20 @@ _PAD = ("123A", "456B", "789C", "*0#D")
 
 def tone_pcm(key: str, *, rate: int = INBAND_RATE, tone_s: float = 0.1, gap_s: float = 0.1,
              dbfs: float = -10.0) -> bytes:
-    """A key as in-band DTMF (s16le mono): its two tones at `dbfs` each for `tone_s`, then `gap_s` of silence."""
-    import numpy as np
+    """A key as in-band DTMF (s16le mono): its two tones at `dbfs` each for `tone_s`, then `gap_s` of silence.
 
+    Pure Python on purpose: the dialer makes a key's tones when it presses it, and importing numpy there took
+    long enough on a loaded machine (0.3 s and more) that its next key cut this one short or off entirely.
+    """
     row = next((i for i, keys in enumerate(_PAD) if len(key) == 1 and key in keys), None)
     if row is None:
         raise ValueError(f"not a DTMF key: {key!r}")
     low, high = _ROWS[row], _COLUMNS[_PAD[row].index(key)]
-    t = np.arange(round(rate * tone_s)) / rate
     amplitude = 32767 * 10 ** (dbfs / 20)
-    tone = amplitude * (np.sin(2 * np.pi * low * t) + np.sin(2 * np.pi * high * t))
-    pcm = np.concatenate([np.round(tone), np.zeros(round(rate * gap_s))]).astype("<i2")
-    return pcm.tobytes()
+    step_low, step_high = 2 * math.pi * low / rate, 2 * math.pi * high / rate
+    tone = array.array("h", (round(amplitude * (math.sin(step_low * n) + math.sin(step_high * n)))
+                             for n in range(round(rate * tone_s))))
+    tone.extend(array.array("h", bytes(2 * round(rate * gap_s))))  # silence
+    if sys.byteorder != "little":
+        tone.byteswap()
+    return tone.tobytes()

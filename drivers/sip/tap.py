@@ -7,9 +7,14 @@ callback therefore only copies the frame and appends it, with its arrival time, 
 are thread-safe); the worker's thread drains the deque and feeds the detector between two `libHandleEvents`.
 The callback never calls pjsua2 and never lets an exception unwind into pjmedia.
 
-Teardown is the worker's, on its thread: the call stops transmitting to the tap, then the last reference goes
-(`AudioMediaPort`'s destructor removes the port from the bridge and, under the port's lock, cuts it off from
-the callback, so a frame in flight finishes first).
+Teardown: a tap is never destroyed while the bridge runs. pjsua2's port destructor removes the port from the
+bridge with the GIL released, so the bridge's clock thread could still call `onFrameReceived` on a Python object
+that is being freed; with taps destroyed at every call's end (20 of them within a second when 20 calls end
+together) that was a use-after-free waiting to happen, and a worker did die in the 20-call in-band test. So a
+worker keeps its taps in a `TapPool`: at a call's end the call stops transmitting to its tap and the tap goes
+back to the pool (`active` off: a frame in flight is dropped); the next call takes it again. The pool holds
+at most as many taps as the worker has had in-band calls at once, and the worker destroys them at its own
+teardown after the bridge's clock has been stopped (`AudDevManager.setNoDev`).
 """
 from __future__ import annotations
 
@@ -66,6 +71,7 @@ class AudioTap(pj.AudioMediaPort):  # type: ignore[misc]
         super().__init__()
         self.frames: deque[Frame] = deque(maxlen=MAX_QUEUED)
         self.failures = 0
+        self.active = False  # queue frames only while a call owns the tap
         if AudioTap.copy is None:
             AudioTap.copy = _frame_copier()
         self._copy = AudioTap.copy
@@ -77,7 +83,7 @@ class AudioTap(pj.AudioMediaPort):  # type: ignore[misc]
 
     def onFrameReceived(self, frame: Any) -> None:  # noqa: N802 — the bridge's clock thread: copy and queue only
         try:
-            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
+            if self.active and frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
                 self.frames.append((time.monotonic(), self._copy(frame.buf)))
         except Exception:  # an exception must not unwind into pjmedia; the worker's thread reports the count
             self.failures += 1
@@ -86,3 +92,39 @@ class AudioTap(pj.AudioMediaPort):  # type: ignore[misc]
         """The frames received since the last call (the worker's thread: the only one that takes from the deque)."""
         frames = self.frames
         return [frames.popleft() for _ in range(len(frames))]
+
+
+class TapPool:
+    """A worker's taps: lent to one call at a time, destroyed only by `close` (the bridge's clock stopped)."""
+
+    def __init__(self) -> None:
+        self._idle: list[AudioTap] = []
+        self._count = 0
+
+    def take(self) -> AudioTap:
+        """An idle tap (a new one when none is), active and empty. Raises pj.Error if a new port fails."""
+        if self._idle:
+            tap = self._idle.pop()
+        else:
+            tap = AudioTap()
+            tap.open(f"tap-{self._count}")
+            self._count += 1
+        tap.frames.clear()
+        tap.failures = 0
+        tap.active = True
+        return tap
+
+    def give_back(self, tap: AudioTap) -> None:
+        """A tap whose call no longer transmits to it."""
+        tap.active = False
+        tap.frames.clear()
+        self._idle.append(tap)
+
+    @property
+    def size(self) -> int:
+        return self._count
+
+    def close(self) -> None:
+        """Destroy every tap (all given back): only once nothing clocks the bridge any more."""
+        self._idle.clear()
+        self._count = 0

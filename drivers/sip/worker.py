@@ -23,12 +23,23 @@ from . import wire
 from .callerid import caller_id
 from .calls import BoxCall, CallSlot, guarded
 from .dtmf import INBAND, InbandKeys, new_inband_detector
+from .tap import TapPool
 from .message import SipParseError, Via, parse, uri_host_port
 
 log = logging.getLogger(__name__)
 
 TURN_MS = 10
 DISCONNECT_WAIT_S = 2.0
+#: an in-band line's receive jitter buffer (ms): initial and minimum prefetch, maximum prefetch, maximum size.
+#: Nobody listens to the caller's audio but the detector, so delay is cheap and lost audio is not: packets that
+#: arrive in a burst after a pause (the far end's clock or this worker's loop starved of CPU, seen with 20 calls
+#: on a loaded 2-core machine) meet a near-empty buffer that has already filled the pause with a fading copy and
+#: silence, or a full one that drops them: tones cut in two (a key heard twice) or lost (docs/sip.md, "Jitter
+#: buffer"). 60 ms of prefetch rides out short pauses and 2 s of room keeps a long burst. The prefetch stays at
+#: most 100 ms because a sender with silence suppression sends each key as a talkspurt of its own, which must
+#: start playing before the next one arrives; the key times are taken back by the buffer's depth
+#: (`CallSlot.buffered_s`) for the in-band vs RFC 4733 window.
+INBAND_JITTER_MS = (60, 60, 100, 2000)
 
 
 class LogForwarder(pj.LogWriter):  # type: ignore[misc]
@@ -76,6 +87,7 @@ class Worker:
         self._seq = 0
         self._inbox = inbox
         self.inband = bool(settings.get("inband_dtmf"))
+        self.taps = TapPool()  # in-band taps, reused from call to call (see drivers/sip/tap.py)
 
     # -- bring-up ----------------------------------------------------------------------------------------------------
     def bring_up(self) -> None:
@@ -96,6 +108,9 @@ class Worker:
         cfg.medConfig.clockRate = 8000  # the prompts' rate: no resampling in the bridge
         cfg.medConfig.sndClockRate = 8000
         cfg.medConfig.channelCount = 1
+        if self.inband:
+            jitter = cfg.medConfig
+            jitter.jbInit, jitter.jbMinPre, jitter.jbMaxPre, jitter.jbMax = INBAND_JITTER_MS
         self.ep.libInit(cfg)
         self.ep.audDevManager().setNullDev()
         if self.inband:
@@ -172,6 +187,8 @@ class Worker:
         slot.close_tap()
         if slot.keys.reports:
             log.info("call %s: %s", slot.name, slot.keys.summary())
+        if slot.jitter_seen:
+            log.info("call %s: %s", slot.name, slot.jitter_seen)
         if not slot.hung_up_here:
             self.emit({"ev": "hangup", "call": slot.name})
         self.emit({"ev": "ended", "call": slot.name, "sip": slot.sip_call_id})
@@ -263,6 +280,9 @@ class Worker:
             slot.audio = None
         self.slots.clear()
         self.by_name.clear()
+        if self.taps.size:  # stop the bridge's clock first: then no frame can reach a tap being destroyed
+            self.ep.audDevManager().setNoDev()
+            self.taps.close()
         self.account.shutdown()
         del self.account
         self.ep.transportClose(self.transport_id)

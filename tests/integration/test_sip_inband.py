@@ -3,6 +3,14 @@
 A second pjsua2 endpoint (`drivers.sip.dialer --dtmf inband`) presses the keys as tones in its audio; another sends
 each press both as tones and as an RFC 4733 event and must still give one KeyPressed per press; then sipp plays a
 generated G.711 recording of the tones into 20 calls at once. About 55 s: each reset call lasts ~20 s of prompts.
+
+Session 1 marked these opt-in after full-suite failures on a loaded machine. Reproduced with two busy loops
+beside them and the tapped audio recorded; the causes and fixes (docs/sip.md, "The in-band tap"): the dialer
+made a key's tones by importing numpy at its first press, long enough under load for the next key to cut the
+first one off (`tone_pcm` is pure Python now); bursts of packets after a stall met pjmedia's small jitter buffer
+(an in-band line now has 60-100 ms of prefetch and 2 s of room); taps were destroyed while the bridge's clock
+could still call them (they are pooled per worker now). The dialer test runs in CI again; the 20-call test
+stays opt-in (see its comment).
 """
 from __future__ import annotations
 
@@ -10,7 +18,6 @@ import json
 import logging
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -18,18 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from drivers.line import IncomingCall, KeyPressed, PlaybackFinished
-from drivers.sip.dtmf import INBAND_RATE, tone_pcm
 
+from sipp.keys_pcap import SCENARIO, write_keys_pcap
 from test_sip_calls import CALLER, CODE, REPO, Box, finished, make_state, new_calls, sipp
-
-# Known unstable in a full-suite run (2 of 4 full runs on 2026-11-26: a key reported twice, '801234567899', and an
-# error in the 20-call test), never when this file runs alone (5 of 5). Opt-in until the cause is found and fixed
-# (issue 5 stays open for it): `pytest -m unstable tests/integration/test_sip_inband.py`.
-pytestmark = pytest.mark.unstable
 
 pytest.importorskip("pjsua2")
 KEYS = "8" + CODE
@@ -100,120 +101,25 @@ def test_in_band_tones_reset_and_both_methods_give_one_key_per_press(
 
 
 # -- 20 calls at once, each with its tones (sipp plays a generated G.711 recording) ---------------------------------
+# Opt-in (`pytest -m unstable tests/integration/test_sip_inband.py`) while the machine may be starved of CPU: with
+# two busy loops beside it on this 2-core machine it passed 3 runs in a row, then failed 3 in a row (session 2).
+# The tapped audio of such runs showed tones cut by a fading copy and then silence (the jitter buffer running dry)
+# while the bridge's clock thread and the senders were starved for 100-400 ms: a key heard twice (e.g.
+# '880123456789') or lost. A prefetch long enough to hide that would hold back the talkspurts of senders with
+# silence suppression (docs/sip.md, "Jitter buffer"). Without extra load it passes (`bench/sip_concurrency.py
+# --inband`: 20 of 20 calls reset).
+@pytest.mark.unstable
 @pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (Debian sip-tester) is not installed")
 def test_twenty_in_band_calls_at_once_all_reset(box: Box, tmp_path: Path) -> None:
     before, seen = len(box.calls()), len(box.of(IncomingCall))
-    write_pcap(tmp_path / "keys.pcap", ulaw(key_audio(KEYS)))
-    (tmp_path / "inband_code.xml").write_text(SCENARIO)
-    proc = sipp(box.port, str(tmp_path / "inband_code.xml"), keys={"caller": CALLER}, calls=20, timeout=50,
-                cwd=tmp_path)
+    write_keys_pcap(tmp_path, KEYS)
+    proc = sipp(box.port, str(SCENARIO), keys={"caller": CALLER}, calls=20, timeout=50, cwd=tmp_path)
     assert finished(proc, 60) == 0, proc.stderr.read() if proc.stderr else ""
     calls = box.of(IncomingCall)[seen:]
     assert len(calls) == 20
     heard = {call.call_id: "".join(e.key for e in box.of(KeyPressed, call.call_id)) for call in calls}
-    assert all(keys == KEYS for keys in heard.values()), heard
+    assert {call: keys for call, keys in heard.items() if keys != KEYS} == {}
     assert all(box.of(PlaybackFinished, call.call_id) for call in calls)
     rows = new_calls(box, before, 20)
     assert [row["outcome"] for row in rows] == ["reset"] * 20
     assert box.line.stats()["active"] == 0
-
-
-def key_audio(keys: str, lead_s: float = 0.3) -> np.ndarray:
-    """Silence, then each key: 100 ms of tones at -10 dBFS each, 300 ms of silence (16-bit samples)."""
-    parts = [np.zeros(round(INBAND_RATE * lead_s), dtype=np.int16)]
-    parts += [np.frombuffer(tone_pcm(key, gap_s=0.3), dtype="<i2") for key in keys]
-    return np.concatenate(parts)
-
-
-def ulaw(samples: np.ndarray) -> bytes:
-    """G.711 mu-law (the classic biased segment encoder)."""
-    x = samples.astype(np.int32)
-    sign = np.where(x < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(x), 32635) + 0x84
-    exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 7
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
-
-
-def write_pcap(path: Path, payload: bytes, frame: int = 160) -> None:
-    """RTP (PCMU, 20 ms a packet) in Ethernet/IPv4/UDP frames, as sipp's play_pcap_audio replays them."""
-    records = []
-    for seq, at in enumerate(range(0, len(payload) - frame + 1, frame)):
-        rtp = struct.pack("!BBHII", 0x80, 0, seq, at, 0x1234) + payload[at:at + frame]
-        udp = struct.pack("!HHHH", 6000, 6002, 8 + len(rtp), 0) + rtp
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), seq, 0, 64, 17, 0,
-                         bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
-        packet = b"\x00" * 12 + b"\x08\x00" + ip
-        usec = seq * 20_000
-        records.append(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(packet), len(packet)) + packet)
-    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"".join(records))
-
-
-SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="call, press 8 and the code 0123456789 as in-band tones (G.711), wait for the box's BYE">
-  <send retrans="500">
-    <![CDATA[
-
-      INVITE sip:bhxh@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:bhxh@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:[caller]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=gw 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-      a=ptime:20
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send>
-    <![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:bhxh@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: <sip:[caller]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="700"/>
-  <nop>
-    <action>
-      <exec play_pcap_audio="keys.pcap"/>
-    </action>
-  </nop>
-  <recv request="BYE" timeout="50000"/>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"""

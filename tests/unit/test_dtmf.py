@@ -11,7 +11,9 @@ import pytest
 
 import voice_prompts
 from drivers import DriverError
-from drivers.dtmf import DtmfDetector, DtmfEvent, decode
+from drivers.dtmf import DtmfDetector, DtmfEvent, DtmfSettings, decode
+from drivers.dtmf_screen import window_screen
+from drivers.dtmf_spectrum import FEATURES, tone_bank
 from drivers.dtmf_wav import WavError, read_wav, resample
 
 RATE = 8000
@@ -195,6 +197,49 @@ def test_blocks_of_any_size_give_what_one_block_gives() -> None:
     detector = DtmfDetector(batch=1)
     events = [e for block in np.array_split(x, 97) for e in detector.feed(block)]
     assert events + detector.flush() == whole
+
+
+def test_in_20_ms_frames_a_press_is_reported_within_140_ms_of_its_tones_ending() -> None:
+    """The drivers feed 20 ms frames; analysis waits for batches (longer ones while no key is down), which must
+    not delay a report much past the 25 ms gap that ends a press (measured worst case: 124 ms)."""
+    for lead in range(0, 400, 23):
+        for ms in (40, 100, 250):
+            x = pcm(np.concatenate([silence(lead + 100), tone("5", ms), silence(400)])).astype("<i2").tobytes()
+            detector = DtmfDetector()
+            for at in range(0, len(x), 320):
+                events = detector.feed(x[at: at + 320])
+                if events:
+                    assert [e.key for e in events] == ["5"]
+                    assert (at + 320) / 2 / RATE - events[0].end <= 0.140, (lead, ms)
+                    break
+            else:
+                pytest.fail(f"no press reported (lead {lead} ms, tone {ms} ms)")
+
+
+def test_the_cheap_screen_never_drops_a_window_the_full_screen_passes() -> None:
+    """The receiver screens most windows with an upper bound first (drivers.dtmf_screen); over tones at the
+    limits of level, twist and frequency, under noise and with voice-like harmonic stacks, the bound must keep
+    every window the full screen passes."""
+    bank, screen = tone_bank(RATE), window_screen(RATE, DtmfSettings().limits())
+    rng = np.random.default_rng(7)
+    parts = []
+    for key in ALL:
+        for level, twist, offsets in ((-25, -8, (0.015, -0.015)), (-3, 4, (-0.015, 0.015)), (-38, 0, (0.03, 0.03)),
+                                      (-20, -11, (0, 0)), (-20, 8, (0.02, -0.02))):
+            parts.append(tone(key, 60, level=level, twist=twist, offsets=offsets) + rng.normal(0, 300, 480))
+    t = np.arange(RATE) / RATE
+    for f0 in (110.0, 173.0, 240.0):  # harmonic stacks: what speech puts near the DTMF bins
+        parts.append(sum(3000 / k * np.sin(2 * np.pi * k * f0 * t) for k in range(1, 16)))
+    x = np.concatenate(parts)
+    blocks = x[: len(x) // bank.half * bank.half].reshape(-1, bank.half)
+    features = bank.features(blocks, np.zeros(FEATURES))
+    bins, sums, squares = bank.as_bins(features), features[:, 16], features[:, 17]
+    args = (bins, sums[:-1] + sums[1:], squares[:-1] + squares[1:])
+    full, cheap = screen.screen(*args, tones_likely=True), screen.screen(*args)
+    assert (full.key >= 0).sum() > 400  # the tones pass (about 7 windows of each 60 ms tone)
+    np.testing.assert_array_equal(cheap.key, full.key)
+    passed = full.key >= 0
+    np.testing.assert_array_equal(cheap.data[passed], full.data[passed])
 
 
 def test_a_press_is_reported_once_it_ends_and_flush_reports_the_last_one() -> None:
