@@ -226,6 +226,7 @@ class Dialer:
             if call.media is not None and tap is None:
                 tap = AudioTap()
                 tap.open("dialer-tap")
+                tap.active = True  # a tap queues frames only while active (the box's workers lend theirs per call)
                 call.media.startTransmit(tap)
                 plan.answered(now)
             if tap is not None:
