@@ -64,6 +64,13 @@ run install -m 0644 "$SRC/systemd/resetline.sysusers" "$R/etc/sysusers.d/resetli
 if live; then run systemd-sysusers /etc/sysusers.d/resetline.conf
 else run systemd-sysusers --root="$ROOT" "$ROOT/etc/sysusers.d/resetline.conf"; fi
 
+say "== 1b. runtime packages: sox (prompt recordings and the SIM800's AMR copies), python3-venv"
+if live; then
+    run apt-get install -y -q --no-install-recommends sox libsox-fmt-all python3-venv
+else
+    say "not a live install: apt-get install sox libsox-fmt-all python3-venv is left to the image"
+fi
+
 say "== 2. the program in $PREFIX (source in $PREFIX/src, venv in $VENV)"
 run install -d -m 0755 "$R$PREFIX" "$R$PREFIX/src"
 # the tracked files only (no .venv, no caches), replacing what an earlier run installed
