@@ -9,10 +9,10 @@ from pathlib import Path
 from firmware import config as configuration
 
 from .commands import Command, Usage
-from . import config_install
+from . import config_install, prompt_install
 from .config_edit import RESTART_NOTE, ConfigEditError, edit, is_secret, write_atomically
 from .context import Context
-from .delegate import PROMPTS_CHECK, line_test_argv, mask_lines, snapshot_argv, sync_argv
+from .delegate import line_test_argv, mask_lines, prompts_check_argv, snapshot_argv, sync_argv
 from .incoming import check_name, incoming_dir
 from .info_commands import flatten
 
@@ -101,9 +101,15 @@ def _uploaded(ctx: Context) -> str:
 
 
 def prompts(ctx: Context, args: list[str]) -> None:
-    if args != ["check"]:
-        raise Usage("prompts check")
-    ctx.show(ctx.run(PROMPTS_CHECK, 120))
+    if args == ["check"]:
+        ctx.show(ctx.run(prompts_check_argv(ctx.settings.state_dir), 120))
+    elif args[:1] == ["install"] and len(args) in (2, 3):
+        prompt_install.install(ctx, args[1], args[2] if len(args) == 3 else None)
+    elif args[:1] == ["revert"] and len(args) == 2:
+        prompt_install.revert(ctx, args[1])
+    else:
+        raise Usage("prompts check | prompts install NAME [ID] | prompts revert ID   "
+                    "(NAME: an uploaded WAV; ID: the prompt, by default NAME without .wav)")
 
 
 def line(ctx: Context, args: list[str]) -> None:
@@ -160,7 +166,8 @@ COMMANDS = [
             "show the settings, change one, install an uploaded file, or undo the last install", config),
     Command("snapshot", "snapshot info | install NAME | rollback",
             "the account snapshot: details, install an uploaded file, go back one", snapshot),
-    Command("prompts", "prompts check", "check the voice prompt files", prompts),
+    Command("prompts", "prompts check | install NAME [ID] | revert ID",
+            "check the voice prompts; play an uploaded recording for one, or go back to the shipped one", prompts),
     Command("line", "line test N", "bring line N up on its own and report (bring-up report)", line),
     Command("sync", "sync now", "pull a snapshot / push the outbox to central now", sync),
     Command("reboot", "reboot", "restart the box (asks first)", reboot),
