@@ -13,7 +13,7 @@ from pathlib import Path
 
 from drivers.clock import Scheduler
 from drivers.line import IncomingCall, Line, LineEvent
-from voice_prompts.catalog import PromptCatalog
+from voice_prompts.catalog import PromptCatalog, box_recordings
 
 from .call_session import CallSession, Checker
 from .callflow import PLAYABLE
@@ -92,7 +92,7 @@ class Appliance:
         self.config = config
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.prompts = PromptCatalog.load()
+        self.prompts = PromptCatalog.load(override_dir=box_recordings(state_dir))
         for prompt_id in PLAYABLE:  # fail at start, not in the middle of someone's call
             self.prompts.duration(prompt_id)
         self.journal = Journal.open(state_dir / "journal.db")

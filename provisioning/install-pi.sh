@@ -113,13 +113,21 @@ else
     say "  then run this installer again with --pjproject DIR"
 fi
 
-say "== 4. units, udev rules, tmpfiles, journald (logs in RAM)"
+say "== 4. units, udev rules, polkit rule, tmpfiles, journald (logs in RAM)"
 run install -d -m 0755 "$R/etc/systemd/system" "$R/etc/udev/rules.d" "$R/etc/tmpfiles.d" \
     "$R/etc/systemd/journald.conf.d"
 for unit in resetline.service resetline-sync.service resetline-sync.timer resetline-console@.service; do
     if [ -f "$SRC/systemd/$unit" ]; then run install -m 0644 "$SRC/systemd/$unit" "$R/etc/systemd/system/$unit"; fi
 done
 run install -m 0644 "$SRC/systemd/90-resetline.rules" "$R/etc/udev/rules.d/90-resetline.rules"
+# polkit (bookworm: polkitd 122, JavaScript rules): reboot and the UART console, for user resetline only.
+# The rules directory may already exist with polkit's own owner and mode: create it only when missing.
+[ -d "$R/etc/polkit-1/rules.d" ] || run install -d -m 0755 "$R/etc/polkit-1/rules.d"
+run install -m 0644 "$SRC/systemd/50-resetline.rules" "$R/etc/polkit-1/rules.d/50-resetline.rules"
+if live && [ ! -x /usr/lib/polkit-1/polkitd ]; then
+    say "warning: polkitd is not installed, so the console's reboot and the button's console start are refused:"
+    say "  apt-get install polkitd   (bookworm: JavaScript rules; it reads the rule file above by itself)"
+fi
 run install -m 0644 "$SRC/systemd/resetline.conf" "$R/etc/tmpfiles.d/resetline.conf"
 run install -m 0644 "$SRC/systemd/journald.conf.d/resetline-volatile.conf" \
     "$R/etc/systemd/journald.conf.d/resetline-volatile.conf"

@@ -3,6 +3,10 @@
 Loaded once, validated once; every error names the prompt id and the key so a broken manifest is
 fixed in one go. Drivers use `path()`, `duration()` and `audio()` (the prompt in their own format, see
 `formats.py`); the render and check tools use the rest.
+
+A box may hold its own recordings outside the (read-only) package: `load(override_dir=<state>/prompts/recorded)`.
+A `<override_dir>/<id>.wav` there wins over the shipped `wav/<id>.wav` for `path()`, `duration()` and every
+`audio()` format, its AMR-NB copy being `<override_dir>/<id>.amr` (written by `prompts install` on the console).
 """
 from __future__ import annotations
 
@@ -33,6 +37,11 @@ _RENDER_KEYS = {"voice", "amplitude", "target_rms_dbfs", "ceiling_dbfs", "trim_t
 # espeak-ng accepts 80..450 words per minute
 _SPEED_RANGE = (80, 450)
 _SILENCE_RANGE = (1, 10_000)
+
+
+def box_recordings(state_dir: Path) -> Path:
+    """Where a box keeps its own recordings, `<state>/prompts/recorded` (the package is read-only on the Pi)."""
+    return Path(state_dir) / "prompts" / "recorded"
 
 
 @dataclass(frozen=True)
@@ -70,16 +79,19 @@ class RenderSettings:
 class PromptCatalog:
     """The prompts of one catalog directory (manifest.toml, wav/, recorded/)."""
 
-    def __init__(self, root: Path, prompts: dict[str, Prompt], settings: RenderSettings) -> None:
+    def __init__(self, root: Path, prompts: dict[str, Prompt], settings: RenderSettings,
+                 override_dir: Path | None = None) -> None:
         self.root = root
+        self.override_dir = override_dir
         self.settings = settings
         self._prompts = prompts
         self._durations: dict[str, float] = {}
         self._audio: dict[tuple[str, str], bytes] = {}
 
     @classmethod
-    def load(cls, root: Path | None = None) -> PromptCatalog:
-        """Read and validate `root/manifest.toml` (root defaults to this package's directory)."""
+    def load(cls, root: Path | None = None, override_dir: Path | None = None) -> PromptCatalog:
+        """Read and validate `root/manifest.toml` (root defaults to this package's directory); recordings in
+        `override_dir` (a box's state directory, see the module docstring) win over the shipped files."""
         root = Path(root) if root is not None else Path(__file__).resolve().parent
         manifest = root / MANIFEST_NAME
         try:
@@ -98,7 +110,7 @@ class PromptCatalog:
             raise PromptError(f"{manifest}: [prompts] names no prompt")
         prompts = {pid: _parse_prompt(manifest, pid, entry) for pid, entry in prompts_table.items()}
         logger.debug("loaded %d prompts from %s", len(prompts), manifest)
-        return cls(root, prompts, settings)
+        return cls(root, prompts, settings, Path(override_dir) if override_dir is not None else None)
 
     @property
     def wav_dir(self) -> Path:
@@ -137,17 +149,32 @@ class PromptCatalog:
         self.prompt(prompt_id)
         return self.wav_dir / f"{prompt_id}.wav"
 
+    def override_path(self, prompt_id: str, suffix: str = ".wav") -> Path | None:
+        """The box's own recording of `prompt_id` (or its AMR copy with suffix ".amr") when one is installed."""
+        self.prompt(prompt_id)
+        if self.override_dir is None:
+            return None
+        path = self.override_dir / f"{prompt_id}{suffix}"
+        return path if (self.override_dir / f"{prompt_id}.wav").is_file() else None
+
+    def overrides(self) -> list[str]:
+        """The ids that play the box's own recording, in manifest order."""
+        return [prompt_id for prompt_id in self._prompts if self.override_path(prompt_id) is not None]
+
+    def playing_path(self, prompt_id: str) -> Path:
+        """The WAV file that plays for `prompt_id`: the override if installed, else the shipped one."""
+        return self.override_path(prompt_id) or self.wav_path(prompt_id)
+
     def path(self, prompt_id: str) -> Path:
-        """The rendered file; PromptError if it has not been rendered."""
-        path = self.wav_path(prompt_id)
+        """The rendered file (or the box's override); PromptError if it has not been rendered."""
+        path = self.playing_path(prompt_id)
         if not path.is_file():
             raise PromptError(f"prompt {prompt_id!r}: {path} is missing (run `resetline prompts render`)")
         return path
 
     def amr_path(self, prompt_id: str) -> Path:
-        """Where the AMR-NB copy of `prompt_id` belongs (SIM800 file playback)."""
-        self.prompt(prompt_id)
-        return self.amr_dir / f"{prompt_id}.amr"
+        """Where the AMR-NB copy of `prompt_id` belongs (SIM800 file playback); beside an override's WAV for one."""
+        return self.override_path(prompt_id, ".amr") or self.amr_dir / f"{prompt_id}.amr"
 
     def audio(self, prompt_id: str, fmt: str = "wav") -> bytes:
         """The prompt in a line's native format (`formats.FORMATS`): what a driver uploads or streams."""

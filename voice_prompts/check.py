@@ -48,10 +48,11 @@ class WavFacts:
     samples: array.array[int] | None
 
 
-def check(catalog_root: Path | None = None) -> list[str]:
-    """Every fault of the catalog at `catalog_root` (default: this package); empty means good."""
+def check(catalog_root: Path | None = None, override_dir: Path | None = None) -> list[str]:
+    """Every fault of the catalog at `catalog_root` (default: this package), with a box's own recordings in
+    `override_dir` checked instead of the shipped files they replace; empty means good."""
     try:
-        catalog = PromptCatalog.load(catalog_root)
+        catalog = PromptCatalog.load(catalog_root, override_dir)
     except PromptError as err:
         return [str(err)]
     faults: list[str] = []
@@ -100,10 +101,15 @@ def _pcm16(data: bytes) -> array.array[int]:
 
 
 def _file_faults(catalog: PromptCatalog, prompt: Prompt) -> list[str]:
-    path = catalog.wav_path(prompt.id)
-    label = f"{prompt.id} ({path.name})"
+    path = catalog.playing_path(prompt.id)
     if not path.is_file():
-        return [f"{label}: missing (run `resetline prompts render --only {prompt.id}`)"]
+        return [f"{prompt.id} ({path.name}): missing (run `resetline prompts render --only {prompt.id}`)"]
+    overridden = catalog.override_path(prompt.id) is not None
+    return wav_faults(path, prompt, f"{prompt.id} ({'override ' if overridden else ''}{path.name})")
+
+
+def wav_faults(path: Path, prompt: Prompt, label: str) -> list[str]:
+    """The faults of one WAV file meant to play as `prompt`, each starting with `label`; empty means good."""
     try:
         facts = read_wav(path)
     except (OSError, PromptError, struct.error) as err:
@@ -194,7 +200,10 @@ def _amr_faults(catalog: PromptCatalog, prompt_id: str) -> list[str]:
 
 def _stray_faults(catalog: PromptCatalog) -> list[str]:
     strays = []
-    for directory, suffix in ((catalog.wav_dir, ".wav"), (catalog.amr_dir, ".amr")):
+    places = [(catalog.wav_dir, ".wav"), (catalog.amr_dir, ".amr")]
+    if catalog.override_dir is not None:
+        places += [(catalog.override_dir, ".wav"), (catalog.override_dir, ".amr")]
+    for directory, suffix in places:
         if directory.is_dir():
             strays += [
                 f"{directory.name}/{path.name}: stray file, the manifest names no prompt {path.stem!r}"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from voice_prompts import PromptError
-from voice_prompts.catalog import PromptCatalog
+from voice_prompts.catalog import PromptCatalog, box_recordings
 from voice_prompts.check import check
 from voice_prompts.render import render
 
@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "check", help="check the rendered files",
         description="Check every rendered file: present, 8 kHz mono 16-bit PCM, level, no clipping, no strays.")
     _add_root(check_parser)
+    check_parser.add_argument("--state-dir", metavar="DIR", type=Path, default=None,
+                              help="a box's state directory: check the recordings installed in DIR/prompts/recorded "
+                                   "(`prompts install` on the console) instead of the shipped files they replace")
     check_parser.set_defaults(func=run_check)
 
 
@@ -56,13 +59,17 @@ def run_render(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Print every fault and return 1, or print a one-line summary and return 0."""
-    faults = check(args.root)
+    override_dir = box_recordings(args.state_dir) if args.state_dir is not None else None
+    faults = check(args.root, override_dir)
     if faults:
         for fault in faults:
             print(fault)
         print(f"prompts check: {len(faults)} fault(s)", file=sys.stderr)
         return 1
-    catalog = PromptCatalog.load(args.root)
+    catalog = PromptCatalog.load(args.root, override_dir)
     total = sum(catalog.duration(prompt_id) for prompt_id in catalog.ids())
     print(f"OK: {len(catalog)} prompt files, {total:.1f} s in total, in {catalog.wav_dir}")
+    overrides = catalog.overrides()
+    if overrides:
+        print(f"{len(overrides)} replaced by the box's own recording in {override_dir}: {', '.join(overrides)}")
     return 0

@@ -9,14 +9,13 @@ from pathlib import Path
 from firmware import config as configuration
 
 from .commands import Command, Usage
-from .config_edit import ConfigEditError, edit, is_secret, write_atomically
+from . import config_install, prompt_install
+from .config_edit import RESTART_NOTE, ConfigEditError, edit, is_secret, write_atomically
 from .context import Context
-from .delegate import PROMPTS_CHECK, line_test_argv, mask_lines, snapshot_argv, sync_argv
+from .delegate import line_test_argv, mask_lines, prompts_check_argv, snapshot_argv, sync_argv
 from .incoming import check_name, incoming_dir
 from .info_commands import flatten
 
-RESTART_NOTE = ("Saved. It takes effect when the resetline service restarts (`reboot`, or `systemctl restart "
-                "resetline`). / Đã lưu; có hiệu lực sau khi khởi động lại dịch vụ.")
 
 
 def _config_path(ctx: Context) -> Path | None:
@@ -43,7 +42,15 @@ def config(ctx: Context, args: list[str]) -> None:
     if args[:1] == ["set"] and len(args) == 3:
         _config_set(ctx, args[1], args[2])
         return
-    raise Usage("config show | config set KEY VALUE   (e.g. config set call.menu_timeout_s 10)")
+    if args[:1] == ["install"] and len(args) == 2 or args == ["undo"]:
+        path = _config_path(ctx)
+        if path is not None and args[0] == "install":
+            config_install.install(ctx, path, args[1])
+        elif path is not None:
+            config_install.undo(ctx, path)
+        return
+    raise Usage("config show | config set KEY VALUE | config install NAME | config undo   "
+                "(e.g. config set call.menu_timeout_s 10)")
 
 
 def _config_set(ctx: Context, key: str, value: str) -> None:
@@ -94,9 +101,15 @@ def _uploaded(ctx: Context) -> str:
 
 
 def prompts(ctx: Context, args: list[str]) -> None:
-    if args != ["check"]:
-        raise Usage("prompts check")
-    ctx.show(ctx.run(PROMPTS_CHECK, 120))
+    if args == ["check"]:
+        ctx.show(ctx.run(prompts_check_argv(ctx.settings.state_dir), 120))
+    elif args[:1] == ["install"] and len(args) in (2, 3):
+        prompt_install.install(ctx, args[1], args[2] if len(args) == 3 else None)
+    elif args[:1] == ["revert"] and len(args) == 2:
+        prompt_install.revert(ctx, args[1])
+    else:
+        raise Usage("prompts check | prompts install NAME [ID] | prompts revert ID   "
+                    "(NAME: an uploaded WAV; ID: the prompt, by default NAME without .wav)")
 
 
 def line(ctx: Context, args: list[str]) -> None:
@@ -149,11 +162,12 @@ def reboot(ctx: Context, args: list[str]) -> None:
 
 
 COMMANDS = [
-    Command("config", "config show | config set KEY VALUE",
-            "show the settings, or change one (validated, saved atomically)", config),
+    Command("config", "config show | set KEY VALUE | install NAME | undo",
+            "show the settings, change one, install an uploaded file, or undo the last install", config),
     Command("snapshot", "snapshot info | install NAME | rollback",
             "the account snapshot: details, install an uploaded file, go back one", snapshot),
-    Command("prompts", "prompts check", "check the voice prompt files", prompts),
+    Command("prompts", "prompts check | install NAME [ID] | revert ID",
+            "check the voice prompts; play an uploaded recording for one, or go back to the shipped one", prompts),
     Command("line", "line test N", "bring line N up on its own and report (bring-up report)", line),
     Command("sync", "sync now", "pull a snapshot / push the outbox to central now", sync),
     Command("reboot", "reboot", "restart the box (asks first)", reboot),

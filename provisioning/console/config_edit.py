@@ -18,6 +18,8 @@ from firmware import config as configuration
 
 from .atomic import replace_file
 
+RESTART_NOTE = ("Saved. It takes effect when the resetline service restarts (`reboot`, or `systemctl restart "
+                "resetline`). / Đã lưu; có hiệu lực sau khi khởi động lại dịch vụ.")
 _KEY = re.compile(r"(?P<table>[a-z_]+)(?:(?:\.|\[)(?P<line>[A-Za-z0-9_-]+)\]?)?\.(?P<name>[a-z_0-9]+)")
 
 

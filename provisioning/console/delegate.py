@@ -39,7 +39,9 @@ def line_test_argv(line: str, config: Path, state_dir: Path, timeout_s: float) -
     return ("line", "test", line, "--config", str(config), "--state-dir", str(state_dir), "--timeout", f"{timeout_s:g}")
 
 
-PROMPTS_CHECK = ("prompts", "check")
+def prompts_check_argv(state_dir: Path) -> tuple[str, ...]:
+    """`prompts check --state-dir DIR`: the prompts as the box plays them (its own recordings included)."""
+    return ("prompts", "check", "--state-dir", str(state_dir))
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ def test_installs_into_a_root_and_is_idempotent(tmp_path: Path) -> None:
     assert (system / "multi-user.target.wants" / "resetline.service").is_symlink()
     assert (system / "timers.target.wants" / "resetline-sync.timer").is_symlink()
     assert (tmp_path / "etc" / "udev" / "rules.d" / "90-resetline.rules").exists()
+    polkit_rule = tmp_path / "etc" / "polkit-1" / "rules.d" / "50-resetline.rules"
+    assert polkit_rule.read_text() == (REPO / "systemd" / "50-resetline.rules").read_text()
+    assert polkit_rule.stat().st_mode & 0o777 == 0o644
     assert "Storage=volatile" in (tmp_path / "etc/systemd/journald.conf.d/resetline-volatile.conf").read_text()
     state = tmp_path / "var" / "lib" / "resetline"
     assert state.is_dir() and state.stat().st_mode & 0o777 == 0o700
@@ -63,6 +66,7 @@ def test_installs_into_a_root_and_is_idempotent(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert "resetline.toml exists: kept" in second.stdout and "venv /opt/resetline/venv exists: kept" in second.stdout
     assert 'name = "office-7"' in conf.read_text()
+    assert "50-resetline.rules" in second.stdout and polkit_rule.read_text() == (REPO / "systemd" / "50-resetline.rules").read_text()
     assert (tmp_path / "etc" / "passwd").read_text() == passwd
 
 
