@@ -76,6 +76,7 @@ def make_line(
             baudrate=line.baudrate, pin=line.pin, audio=line.audio, audio_port=line.audio_port,
             power_cycle=power_cycle or _power_cycle(line, pins, appliance.config.gpio), sms_notice=line.sms_notice,
             prompt_ids=PLAYABLE, timings=(line.timings or GsmTimings()).at_speed(speed),
+            upload_index=appliance.state_dir / f"modem-files-{line.name}.json",
         )
     if isinstance(line, configuration.SipLineConfig):
         register = line.register

@@ -47,14 +47,16 @@ def apply_settings(run: Run, profile: Profile) -> None:
             log.warning("optional setting %s refused (%s): this firmware may not have it", text, reply.describe())
 
 
-def identify(run: Run, status: LineStatus) -> None:
-    """ATI (manufacturer, model, firmware) and the IMEI, which confirms the port is the modem's AT port."""
+def identify(run: Run, status: LineStatus) -> str | None:
+    """ATI (manufacturer, model, firmware) and the IMEI, which confirms the port is the modem's AT port; returns the
+    IMEI (never logged or reported unmasked)."""
     reply = run(Command("ATI", retries=1))
     manufacturer, model, firmware = parse_ati(reply.lines)
     imei_reply = run(Command("AT+CGSN", retries=1))
     imei = next((m.group(0) for line in imei_reply.lines if (m := re.search(r"\d{14,17}", line))), None)
     status.set(manufacturer=manufacturer, model=model, firmware=firmware, imei=mask_number(imei) if imei else None)
     log.info("modem: %s %s, firmware %s, IMEI %s", manufacturer, model, firmware, mask_number(imei) if imei else "?")
+    return imei
 
 
 def parse_ati(lines: tuple[str, ...]) -> tuple[str | None, str | None, str | None]:

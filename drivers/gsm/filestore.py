@@ -1,16 +1,22 @@
 """The prompts in the modem's own file store (audio = "modem-files"), synchronised once per bring-up.
 
 A file already there with the same size is kept; a different size is deleted, then uploaded again (uploading
-over an existing name fails on some firmware). Uploads send raw bytes after the modem's CONNECT or `>` prompt;
+over an existing name fails on some firmware). A size alone cannot tell a new recording of the same length from
+the old one, so with an `UploadIndex` (a small JSON file in the box's state directory: per modem, the SHA-256 of
+every file we uploaded) a file is kept only when its size and our record of its content both match. Uploads send raw bytes after the modem's CONNECT or `>` prompt;
 SIM800 takes at most 10 kB per AT+FSWRITE, so bigger files go in appended chunks.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from drivers.line import PromptSource
 
@@ -37,6 +43,30 @@ class StoreReport:
                 "missing": list(self.missing), "seconds": round(self.seconds, 2)}
 
 
+class UploadIndex:
+    """What we uploaded to one modem's file store: prompt id -> SHA-256 of the bytes, keyed by a hash of the IMEI
+    (a swapped modem starts empty). Written atomically after each sync; a missing or unreadable file is empty."""
+
+    def __init__(self, path: Path, modem: str) -> None:
+        self._path = path
+        self._modem = hashlib.sha256(modem.encode()).hexdigest()[:16]
+        try:
+            every = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            every = {}
+        self._every: dict[str, dict[str, str]] = every if isinstance(every, dict) else {}
+        self.digests: dict[str, str] = dict(self._every.get(self._modem, {}))
+
+    def save(self) -> None:
+        self._every[self._modem] = self.digests
+        tmp = self._path.with_name(f".{self._path.name}.tmp")
+        try:
+            tmp.write_text(json.dumps(self._every, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self._path)
+        except OSError as exc:  # the next bring-up uploads again: slower, never wrong
+            log.warning("cannot record the modem's files in %s: %s", self._path, exc)
+
+
 class StoreSync:
     def __init__(self, run: Run, store: FileStore, *, command_s: float, upload_base_s: float,
                  upload_bytes_per_s: float, check_stop: Callable[[], None] = lambda: None) -> None:
@@ -47,7 +77,7 @@ class StoreSync:
         self._upload_bytes_per_s = upload_bytes_per_s
         self._check_stop = check_stop
 
-    def sync(self, prompts: PromptSource, prompt_ids: Sequence[str]) -> StoreReport:
+    def sync(self, prompts: PromptSource, prompt_ids: Sequence[str], index: UploadIndex | None = None) -> StoreReport:
         started = time.monotonic()
         report = StoreReport()
         sizes = self._listing()
@@ -60,16 +90,23 @@ class StoreSync:
                 report.missing.append(prompt_id)
                 continue
             have = sizes[prompt_id] if sizes is not None and prompt_id in sizes else self._size_of(prompt_id)
-            if have == len(data):
+            digest = hashlib.sha256(data).hexdigest()
+            if have == len(data) and (index is None or index.digests.get(prompt_id) == digest):
                 report.kept += 1
                 continue
             if have is not None:
                 self._run(Command(self._store.delete.format(path=self._store.path(prompt_id)), self._command_s))
+            if index is not None:
+                index.digests.pop(prompt_id, None)
             if self._upload(prompt_id, data):
                 report.uploaded += 1
                 report.bytes_uploaded += len(data)
+                if index is not None:
+                    index.digests[prompt_id] = digest
             else:
                 report.missing.append(prompt_id)
+        if index is not None:
+            index.save()
         report.seconds = time.monotonic() - started
         log.info("file store: %d kept, %d uploaded (%d bytes) in %.1f s%s", report.kept, report.uploaded,
                  report.bytes_uploaded, report.seconds, f"; missing: {report.missing}" if report.missing else "")

@@ -26,7 +26,7 @@ from .bringup import (BringUpError, ModemUnresponsive, apply_settings, check_sms
 from .calldesk import CallDesk
 from .codec import Urc
 from .engine import Command, Reply
-from .filestore import StoreSync
+from .filestore import StoreSync, UploadIndex
 from .modem import ModemSession, Stopping
 from .pcm import PcmStream
 from drivers.serialmodem.privacy import redact
@@ -63,10 +63,14 @@ class GsmLine(LineShell):
         sms_notice: bool = False,
         prompt_ids: Sequence[str] | None = None,
         timings: GsmTimings = GsmTimings(),
+        upload_index: Path | None = None,
         sys_tty: Path = SYS_TTY,
         usb_driver: Path = SYS_USB_DRIVER,
     ) -> None:
-        """`sys_tty`/`usb_driver`: where sysfs is for the USB rebind rung (changed only on a bench or in tests)."""
+        """`upload_index`: where to record what was uploaded to the modem's file store (a changed recording of the
+        same size is then uploaded again); `sys_tty`/`usb_driver`: where sysfs is for the USB rebind rung (changed
+        only on a bench or in tests)."""
+        self._upload_index = upload_index
         self.name = name
         self._url = port
         self._profile = find_profile(profile)
@@ -222,7 +226,7 @@ class GsmLine(LineShell):
         run = session.run
         run(Command("AT", self._t.probe_s, retries=3))
         apply_settings(run, self._profile)
-        identify(run, self._status)
+        imei = identify(run, self._status)
         unlock_sim(run, self._pin, self._status, lambda seconds: self._pause(session, seconds))
         read_status(run, self._profile, self._status, self._t.command_s)
         if self._sms_notice:
@@ -231,7 +235,8 @@ class GsmLine(LineShell):
             sync = StoreSync(run, self._profile.store, command_s=self._t.command_s,
                              upload_base_s=self._t.upload_base_s, upload_bytes_per_s=self._t.upload_bytes_per_s,
                              check_stop=lambda: self._check_stop())
-            report = sync.sync(self._prompts, self._prompt_ids)
+            index = UploadIndex(self._upload_index, imei or "") if self._upload_index is not None else None
+            report = sync.sync(self._prompts, self._prompt_ids, index)
             self._stored.clear()
             self._stored.update(set(self._prompt_ids) - set(report.missing))
             self._status.set(files=report.as_dict())

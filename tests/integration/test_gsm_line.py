@@ -68,7 +68,7 @@ def simulator(sims: list[ModemSimulator], tmp_path: Path, profile: str = "ec25",
 
 
 def line_for(sim: ModemSimulator, box: Box | None = None, **options: Any) -> GsmLine:
-    line = GsmLine("gsm0", options.pop("port", sim.port), profile=sim.profile, prompts=PROMPTS,
+    line = GsmLine("gsm0", options.pop("port", sim.port), profile=sim.profile, prompts=options.pop("prompts", PROMPTS),
                    post=lambda action: action(), prompt_ids=PLAYABLE, timings=FAST, **options)
     if box is not None:
         box.line = line
@@ -98,6 +98,37 @@ def test_bring_up_report_and_files_kept_on_the_next_bring_up(sims: list[ModemSim
         assert again.report()["files"]["kept"] == len(PLAYABLE) and again.report()["files"]["uploaded"] == 0
     finally:
         again.close()
+
+
+def test_a_new_recording_of_the_same_size_is_uploaded_again(sims: list[ModemSimulator], tmp_path: Path) -> None:
+    class Rerecorded:  # the technician installed a new "welcome" of exactly the same length
+        def __init__(self, flip: bool) -> None:
+            self.flip = flip
+
+        def audio(self, prompt_id: str, fmt: str) -> bytes:
+            data = PROMPTS.audio(prompt_id, fmt)
+            return data[:-2] + b"\x01\x02" if self.flip and prompt_id == "welcome" else data
+
+        def duration(self, prompt_id: str) -> float:
+            return PROMPTS.duration(prompt_id)
+
+        def path(self, prompt_id: str) -> Path:
+            return PROMPTS.path(prompt_id)
+
+    sim = simulator(sims, tmp_path)
+    index = tmp_path / "modem-files-gsm0.json"
+    reports = []
+    for flip in (False, False, True):
+        line = line_for(sim, prompts=Rerecorded(flip), upload_index=index)
+        try:
+            assert line.wait_state(("up", "down"), 10) == "up"
+            reports.append(line.report()["files"])
+        finally:
+            line.close()
+    assert [(r["uploaded"], r["kept"]) for r in reports] == [
+        (len(PLAYABLE), 0), (0, len(PLAYABLE)), (1, len(PLAYABLE) - 1)]
+    assert sim.commands.count('AT+QFDEL="welcome.wav"') == 1  # deleted before the new one went up
+    assert "861234567890128" not in index.read_text()  # the modem is named by a hash, not its IMEI
 
 
 def test_sim_pin(sims: list[ModemSimulator], tmp_path: Path) -> None:
