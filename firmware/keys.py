@@ -173,7 +173,7 @@ def load_central_public_key(path: Path | None, state_dir: Path) -> tuple[nacl.pu
     private = load_central_private_key(private_path)
     public = private.public_key
     if not public_path.exists():
-        _write_public(public_path, public)
+        _write_public(public_path, bytes(public))
     elif load_central_public_key(public_path, state_dir)[0] != public:
         raise KeyFileError(f"{public_path} does not match {private_path}; delete {public_path} to rewrite it")
     log.warning(
@@ -190,10 +190,10 @@ def load_central_private_key(path: Path) -> nacl.public.PrivateKey:
     return nacl.public.PrivateKey(_decode_key_text(path, _read_private_file(path)))
 
 
-def _write_public(path: Path, public: nacl.public.PublicKey) -> None:
+def _write_public(path: Path, public: bytes, label: str = "resetline central public key (hex)") -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        tmp.write_bytes(_encode_key_text(bytes(public), "resetline central public key (hex)"))
+        tmp.write_bytes(_encode_key_text(public, label))
         tmp.chmod(0o644)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
@@ -202,19 +202,22 @@ def _write_public(path: Path, public: nacl.public.PublicKey) -> None:
         raise KeyFileError(f"cannot write public key {path}: {exc.strerror or exc}") from exc
 
 
+def _write_private(path: Path, private: bytes, label: str) -> None:
+    """A new private key file, 0o600 in a 0o700 directory; never overwrites one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        created = _publish(path, _encode_key_text(private, label), 0o600)
+    except OSError as exc:
+        raise KeyFileError(f"cannot write private key {path}: {exc.strerror or exc}") from exc
+    if not created:
+        raise KeyFileError(f"{path} already exists; refusing to overwrite a private key")
+
+
 def write_keypair(private_path: Path, public_path: Path) -> None:
     """Generate a sealing key pair: private 0o600 (never overwritten), public 0o644."""
-    private_path, public_path = Path(private_path), Path(public_path)
     private = nacl.public.PrivateKey.generate()
-    data = _encode_key_text(bytes(private), "resetline central PRIVATE key (hex) - keep secret")
-    try:
-        private_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        created = _publish(private_path, data, 0o600)
-    except OSError as exc:
-        raise KeyFileError(f"cannot write private key {private_path}: {exc.strerror or exc}") from exc
-    if not created:
-        raise KeyFileError(f"{private_path} already exists; refusing to overwrite a private key")
-    _write_public(public_path, private.public_key)
+    _write_private(Path(private_path), bytes(private), "resetline central PRIVATE key (hex) - keep secret")
+    _write_public(Path(public_path), bytes(private.public_key))
 
 
 # Central's Ed25519 signing pair: central signs snapshots with signing.key; boxes verify with signing.pub.
@@ -223,25 +226,10 @@ CENTRAL_KEY_FILES = ("signing.key", "signing.pub", "sealing.key", "sealing.pub")
 
 def write_signing_keypair(private_path: Path, public_path: Path) -> None:
     """Generate an Ed25519 signing pair: private 0o600 (never overwritten), public 0o644."""
-    private_path, public_path = Path(private_path), Path(public_path)
     private = nacl.signing.SigningKey.generate()
-    data = _encode_key_text(bytes(private), "resetline central PRIVATE signing key (Ed25519 seed, hex) - keep secret")
-    try:
-        private_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        created = _publish(private_path, data, 0o600)
-    except OSError as exc:
-        raise KeyFileError(f"cannot write private key {private_path}: {exc.strerror or exc}") from exc
-    if not created:
-        raise KeyFileError(f"{private_path} already exists; refusing to overwrite a private key")
-    tmp = public_path.with_name(f".{public_path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        tmp.write_bytes(_encode_key_text(bytes(private.verify_key), "resetline central signing public key (hex)"))
-        tmp.chmod(0o644)
-        os.replace(tmp, public_path)
-        _fsync_dir(public_path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise KeyFileError(f"cannot write public key {public_path}: {exc.strerror or exc}") from exc
+    _write_private(Path(private_path), bytes(private),
+                   "resetline central PRIVATE signing key (Ed25519 seed, hex) - keep secret")
+    _write_public(Path(public_path), bytes(private.verify_key), "resetline central signing public key (hex)")
 
 
 def write_central_keys(directory: Path) -> list[Path]:
