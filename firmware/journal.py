@@ -25,6 +25,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from firmware import FirmwareError
+from firmware.atomic import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -190,11 +191,7 @@ def _create_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    dir_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)  # the new directory entry must survive a power cut too
-    finally:
-        os.close(dir_fd)
+    fsync_dir(parent)  # the new directory entry must survive a power cut too
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:

@@ -22,6 +22,7 @@ import nacl.public
 import nacl.signing
 
 from firmware import FirmwareError
+from firmware.atomic import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,6 @@ def keys_dir(state_dir: Path) -> Path:
     return path
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish(path: Path, data: bytes, mode: int) -> bool:
     """Atomically create ``path`` with ``data``; False (and nothing written) if it exists."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -72,7 +65,7 @@ def _publish(path: Path, data: bytes, mode: int) -> bool:
         return False
     finally:
         tmp.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
 
 
@@ -196,7 +189,7 @@ def _write_public(path: Path, public: bytes, label: str = "resetline central pub
         tmp.write_bytes(_encode_key_text(public, label))
         tmp.chmod(0o644)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise KeyFileError(f"cannot write public key {path}: {exc.strerror or exc}") from exc

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from firmware.keys import keys_dir
 
-from .console.atomic import replace_file
+from firmware.atomic import replace_file
 
 CREDENTIAL_FILE = "technician.scrypt"
 MIN_LENGTH = 6

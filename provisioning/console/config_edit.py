@@ -16,7 +16,7 @@ from typing import Any
 
 from firmware import config as configuration
 
-from .atomic import replace_file
+from firmware.atomic import replace_file
 
 RESTART_NOTE = ("Saved. It takes effect when the resetline service restarts (`reboot`, or `systemctl restart "
                 "resetline`). / Đã lưu; có hiệu lực sau khi khởi động lại dịch vụ.")

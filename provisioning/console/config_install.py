@@ -13,7 +13,7 @@ from pathlib import Path
 
 from firmware import config as configuration
 
-from .atomic import replace_file
+from firmware.atomic import replace_file
 from .config_edit import RESTART_NOTE, ConfigEditError, write_atomically
 from .context import Context
 from .incoming import check_name, incoming_dir

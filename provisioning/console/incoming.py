@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .atomic import fsync_dir
+from firmware.atomic import fsync_dir
 from .progress import ProgressMeter
 from .ymodem_receiver import Aborted, FileData, FileDone, FileStarted
 

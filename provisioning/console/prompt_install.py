@@ -17,7 +17,7 @@ from voice_prompts.catalog import PromptCatalog, box_recordings
 from voice_prompts.check import wav_faults
 from voice_prompts.render import _write_amr  # the one AMR-NB recipe of the render pipeline
 
-from .atomic import fsync_dir, replace_file
+from firmware.atomic import fsync_dir, replace_file
 from .config_edit import RESTART_NOTE
 from .context import Context
 from .incoming import check_name, incoming_dir

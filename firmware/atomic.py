@@ -1,4 +1,5 @@
-"""Files replaced whole or not at all: a temporary file beside the target, fsync, rename, fsync the directory."""
+"""Files replaced whole or not at all (a temporary file beside the target, fsync, rename, fsync the directory), and
+the directory fsync that makes a new entry or a rename survive a power cut."""
 from __future__ import annotations
 
 import os
