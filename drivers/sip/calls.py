@@ -82,10 +82,15 @@ def wav_seconds(path: str) -> float:
         return 0.0
 
 
-@functools.lru_cache(maxsize=4)
+_pads: dict[int, str] = {}
+
+
 def silence_pad(rate: int) -> str:
     """A WAV of PAD_S seconds of silence (mono 16-bit at `rate`), written once per process in a temporary folder
-    removed at exit."""
+    removed at exit, and again if it has gone meanwhile (a box runs for weeks; /tmp is cleaned)."""
+    path = _pads.get(rate)
+    if path is not None and os.path.exists(path):
+        return path
     folder = tempfile.mkdtemp(prefix="resetline-pad-")
     atexit.register(shutil.rmtree, folder, True)
     path = os.path.join(folder, f"silence-{rate}.wav")
@@ -94,6 +99,7 @@ def silence_pad(rate: int) -> str:
         wav.setsampwidth(2)
         wav.setframerate(rate)
         wav.writeframes(b"\0\0" * int(rate * PAD_S))
+    _pads[rate] = path
     return path
 
 

@@ -143,3 +143,10 @@ def test_the_silence_pad_outlasts_pjmedias_read_ahead() -> None:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
     # PJMEDIA_FILE_PORT_BUFSIZE (4000 bytes) + one 20 ms frame is what pjmedia may lose around its EOF read
     assert len(frames) >= 4000 + 320 and not any(frames)
+
+
+def test_the_silence_pad_is_written_again_when_tmp_has_been_cleaned() -> None:
+    path = calls.silence_pad(8000)
+    os.remove(path)
+    again = calls.silence_pad(8000)
+    assert os.path.exists(again) and os.path.getsize(again) > 4320
