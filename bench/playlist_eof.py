@@ -5,7 +5,8 @@ an `AudioTap` on the bridge (null audio device, 8 kHz) and prints, per playlist:
 `onEof2` fired (nan: not before "played"), when the worker reported the playback finished ("played") and stopped
 the player, the last loud frame, the milliseconds of the files' audio (all, and in loud 20 ms frames) that never
 reached the tap (compared sample by sample) had the playback been cut at `onEof2` and as it was cut at "played", and
-loud audio received after the files' own end (a playlist left transmitting replays its last read-ahead buffer). docs/sip.md, "End of a playback".
+loud audio received after the files' own end (a playlist left transmitting replays its last read-ahead buffer).
+docs/sip.md, "End of a playback".
 
     python bench/playlist_eof.py [--before] [PROMPT_ID[+PROMPT_ID...] ...]   (default: prompts that end a playback)
 
@@ -131,8 +132,9 @@ def measure(ep: Any, tap: AudioTap, catalog: PromptCatalog, ids: list[str]) -> s
     heard = missing_ms(files, b"".join(data for _, data in frames))
     before_eof = missing_ms(files, b"".join(data for t, data in frames if t <= eof))
     replay = sum(1 for t, data in frames if t > end and loud(data))
+    cut_at_eof = "-" if math.isnan(eof) else f"{before_eof[0]:7d} {before_eof[1]:5d}"  # "-": no EOF before "played"
     return (f"{'+'.join(ids):26} {length:6.3f} {eof - started:7.3f} {done - started:7.3f} {last - started:7.3f} "
-            f"{before_eof[0]:7d} {before_eof[1]:5d} {heard[0]:9d} {heard[1]:5d} {replay * 20:9d}")
+            f"{cut_at_eof:>13} {heard[0]:9d} {heard[1]:5d} {replay * 20:9d}")
 
 
 calls_turn_ms = 10  # drivers/sip/worker.py TURN_MS
@@ -146,8 +148,8 @@ def main() -> int:
     tap = AudioTap()
     tap.open("probe")
     tap.active = True
-    print(f"{'playlist':26} {'files':>6} {'onEof2':>7} {'played':>7} {'last':>7} {'if cut at EOF':>13} {'lost at played':>14} "
-          f"{'replayed':>9}")
+    print(f"{'playlist':26} {'files':>6} {'onEof2':>7} {'played':>7} {'last':>7} {'if cut at EOF':>13} "
+          f"{'lost at played':>14} {'replayed':>9}")
     print(f"{'':26} {'s':>6} {'s':>7} {'s':>7} {'loud s':>7} {'ms, loud ms':>13} {'ms, loud ms':>14} {'loud ms':>9}")
     try:
         for ids in playlists:
