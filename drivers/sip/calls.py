@@ -132,12 +132,19 @@ class PromptPlayer(pj.AudioMediaPlayer):  # type: ignore[misc]
         self.ended = True
 
     def start(self, files: Sequence[str], to: Any) -> None:
-        self.createPlaylist([*files, silence_pad(wav_rate(files[0]))], "", pj.PJMEDIA_FILE_NO_LOOP)
+        try:
+            pad = [silence_pad(wav_rate(files[0]))]
+        except OSError as exc:  # no writable temporary folder: the end of the audio may be lost, but it plays
+            log.error("cannot write the silence pad: %s", exc)
+            pad = []
+        self.createPlaylist([*files, *pad], "", pj.PJMEDIA_FILE_NO_LOOP)
         self.startTransmit(to)  # the bridge reads the first frame in its next clock tick
         self.due = time.monotonic() + self.seconds + FINISH_MARGIN_S
 
     def done(self, now: float) -> bool:
-        return now >= self.due or self.ended and self.seconds <= 0
+        if self.seconds <= 0:  # the files' length is unknown: pjmedia's EOF is all there is
+            return self.ended
+        return now >= self.due
 
 
 class BoxCall(pj.Call):  # type: ignore[misc]

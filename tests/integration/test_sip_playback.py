@@ -150,3 +150,15 @@ def test_the_silence_pad_is_written_again_when_tmp_has_been_cleaned() -> None:
     os.remove(path)
     again = calls.silence_pad(8000)
     assert os.path.exists(again) and os.path.getsize(again) > 4320
+
+
+def test_a_playback_of_unknown_length_ends_at_pjmedias_eof() -> None:
+    player = calls.PromptPlayer(0.0)
+    player.due = 1.0
+    assert not player.done(5.0)
+    player.onEof2()
+    assert player.done(5.0)
+    timed = calls.PromptPlayer(2.0)
+    timed.due = 10.0
+    timed.onEof2()  # early, as pjmedia's EOF is
+    assert not timed.done(9.9) and timed.done(10.0)
