@@ -6,9 +6,14 @@ its clock thread: one sets a flag, the other queues a frame, and the worker's th
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
+import os
+import shutil
+import tempfile
 import time
+import wave
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -19,8 +24,16 @@ from .tap import AudioTap, TapPool
 
 log = logging.getLogger(__name__)
 
-#: pjsua2's playlists take at most 64 files; longer playbacks are cut into playlists played one after another
-PLAYLIST_MAX = 64
+#: pjsua2's playlists take at most 64 files, one of them our silence pad; longer playbacks are cut into playlists
+#: played one after another
+PLAYLIST_MAX = 63
+#: a playlist is reported finished this long after its audio's end (from `startTransmit`): the bridge reads the
+#: player in its next clock tick (up to 20 ms later) and the worker sees the time in its next turn (10 ms); measured
+#: with bench/playlist_eof.py (docs/sip.md, "End of a playback")
+FINISH_MARGIN_S = 0.03
+#: silence after every playlist's files, never played in full: pjmedia's playlist loses the audio around its EOF
+#: read (PJMEDIA_FILE_PORT_BUFSIZE = 4000 bytes of read-ahead, plus one 20 ms frame), so that must fall in the pad
+PAD_S = 0.3
 #: an in-band call's jitter-buffer counters are read this often (seconds)
 JITTER_SAMPLE_S = 1.0
 _F = TypeVar("_F", bound=Callable[..., None])
@@ -52,15 +65,86 @@ class CallOwner(Protocol):
     def taps(self) -> TapPool: ...
 
 
-class PromptPlayer(pj.AudioMediaPlayer):  # type: ignore[misc]
-    """A playlist that raises a flag at its end (PJMEDIA_FILE_NO_LOOP: silence after, never a replay)."""
+@functools.lru_cache(maxsize=1024)
+def _wav_seconds(path: str, mtime_ns: int, size: int) -> float:
+    with wave.open(path, "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
 
-    def __init__(self) -> None:
+
+def wav_seconds(path: str) -> float:
+    """A WAV file's length in seconds, cached per path (and its mtime and size: a re-rendered prompt is read again).
+    0.0, logged, when the file cannot be read: pjmedia's own checks then decide whether it plays."""
+    try:
+        st = os.stat(path)
+        return _wav_seconds(path, st.st_mtime_ns, st.st_size)
+    except (OSError, EOFError, wave.Error) as exc:
+        log.error("cannot read the length of %s: %s", path, exc)
+        return 0.0
+
+
+_pads: dict[int, str] = {}
+
+
+def silence_pad(rate: int) -> str:
+    """A WAV of PAD_S seconds of silence (mono 16-bit at `rate`), written once per process in a temporary folder
+    removed at exit, and again if it has gone meanwhile (a box runs for weeks; /tmp is cleaned)."""
+    path = _pads.get(rate)
+    if path is not None and os.path.exists(path):
+        return path
+    folder = tempfile.mkdtemp(prefix="resetline-pad-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = os.path.join(folder, f"silence-{rate}.wav")
+    with wave.open(path, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(b"\0\0" * int(rate * PAD_S))
+    _pads[rate] = path
+    return path
+
+
+def wav_rate(path: str) -> int:
+    try:
+        with wave.open(path, "rb") as wav:
+            return int(wav.getframerate())
+    except (OSError, EOFError, wave.Error):
+        return 8000  # pjmedia refuses the playlist itself if the files disagree
+
+
+class PromptPlayer(pj.AudioMediaPlayer):  # type: ignore[misc]
+    """A playlist that is over once its files' audio has been sent to the bridge.
+
+    pjmedia's EOF callback (`onEof2`) cannot say that: the playlist reads ahead (PJMEDIA_FILE_PORT_BUFSIZE, 4000
+    bytes = 250 ms at 8 kHz 16-bit) and the callback comes with the read that reaches the last file's end, up to
+    250 ms before the bridge has taken the last frame. Worse, the frame that makes that read is dropped, and when
+    it straddles the read-ahead buffer's end so is everything after it, and past the end the playlist replays its
+    last buffer (pjmedia/src/pjmedia/wav_playlist.c). So every playlist ends with PAD_S of silence, which takes
+    all of that, and the playback is over at `due`: the files' own length after `startTransmit`, plus a margin.
+    `ended` (EOF) only says so when a file's length could not be read."""
+
+    def __init__(self, seconds: float) -> None:
         super().__init__()
         self.ended = False
+        self.seconds = seconds  # the files' length, without the pad
+        self.due = 0.0  # monotonic time when the files' last frame has been sent (set at startTransmit)
 
     def onEof2(self) -> None:  # noqa: N802 (pjsua2's name); pjmedia's event thread: a flag only
         self.ended = True
+
+    def start(self, files: Sequence[str], to: Any) -> None:
+        try:
+            pad = [silence_pad(wav_rate(files[0]))]
+        except OSError as exc:  # no writable temporary folder: the end of the audio may be lost, but it plays
+            log.error("cannot write the silence pad: %s", exc)
+            pad = []
+        self.createPlaylist([*files, *pad], "", pj.PJMEDIA_FILE_NO_LOOP)
+        self.startTransmit(to)  # the bridge reads the first frame in its next clock tick
+        self.due = time.monotonic() + self.seconds + FINISH_MARGIN_S
+
+    def done(self, now: float) -> bool:
+        if self.seconds <= 0:  # the files' length is unknown: pjmedia's EOF is all there is
+            return self.ended
+        return now >= self.due
 
 
 class BoxCall(pj.Call):  # type: ignore[misc]
@@ -125,8 +209,8 @@ class CallSlot:
             self._next(None)
 
     def tick(self, played: Callable[[int], None]) -> None:
-        """Called every turn of the worker's loop: move on when the current playlist has ended."""
-        if self._player is not None and self._player.ended:
+        """Called every turn of the worker's loop: move on when the current playlist's audio has been sent."""
+        if self._player is not None and self._player.done(time.monotonic()):
             self._drop_player()
             self._next(played)
 
@@ -141,10 +225,10 @@ class CallSlot:
             if token is not None and played is not None:
                 played(token)
             return
-        player = PromptPlayer()
+        files = self._chunks.pop(0)
+        player = PromptPlayer(sum(wav_seconds(f) for f in files))
         try:
-            player.createPlaylist(self._chunks.pop(0), "", pj.PJMEDIA_FILE_NO_LOOP)
-            player.startTransmit(self.audio)
+            player.start(files, self.audio)
         except pj.Error as exc:
             log.error("call %s: cannot play prompts: %s", self.name, exc.info())
             self._chunks = []

@@ -226,7 +226,7 @@ class Dialer:
             if call.media is not None and tap is None:
                 tap = AudioTap()
                 tap.open("dialer-tap")
-                tap.active = True  # a tap queues frames only while active (the box's workers lend theirs per call)
+                tap.active = True  # a tap queues frames only while active (drivers/sip/tap.py)
                 call.media.startTransmit(tap)
                 plan.answered(now)
             if tap is not None:
@@ -254,6 +254,7 @@ class Dialer:
                     pass
             record.frames.extend(tap.drain())
             record.tap_failures = tap.failures
+            tap.active = False
             tap = None  # the last reference: pjsua2 removes the port from the bridge
         record.answered_at, record.status = call.confirmed_at, call.status
         record.ended_at = call.disconnected_at or time.monotonic()
