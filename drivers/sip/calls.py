@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import time
 import wave
@@ -86,21 +87,39 @@ _pads: dict[int, str] = {}
 
 
 def silence_pad(rate: int) -> str:
-    """A WAV of PAD_S seconds of silence (mono 16-bit at `rate`), written once per process in a temporary folder
-    removed at exit, and again if it has gone meanwhile (a box runs for weeks; /tmp is cleaned)."""
+    """A WAV of PAD_S seconds of silence (mono 16-bit at `rate`) in one folder per user under the temporary
+    directory, shared by every worker and run (a worker killed by a signal leaves nothing behind), written again if
+    it has gone meanwhile (a box runs for weeks; /tmp is cleaned). Written to a temporary name, then renamed."""
     path = _pads.get(rate)
     if path is not None and os.path.exists(path):
         return path
-    folder = tempfile.mkdtemp(prefix="resetline-pad-")
-    atexit.register(shutil.rmtree, folder, True)
+    folder = _pad_folder()
     path = os.path.join(folder, f"silence-{rate}.wav")
-    with wave.open(path, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(b"\0\0" * int(rate * PAD_S))
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with wave.open(tmp, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(rate)
+            wav.writeframes(b"\0\0" * int(rate * PAD_S))
+        os.replace(tmp, path)
     _pads[rate] = path
     return path
+
+
+def _pad_folder() -> str:
+    """`<tmp>/resetline-pad-<uid>`, 0700 and ours; if someone else holds that name, a private folder of our own."""
+    folder = os.path.join(tempfile.gettempdir(), f"resetline-pad-{os.getuid()}")
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(folder)
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) == 0o700:
+        return folder
+    private = tempfile.mkdtemp(prefix="resetline-pad-")
+    atexit.register(shutil.rmtree, private, True)
+    return private
 
 
 def wav_rate(path: str) -> int:
