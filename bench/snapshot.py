@@ -236,6 +236,10 @@ def bench(rows: int, work: Path, args: argparse.Namespace) -> None:
           f"p99 {looked['with_hash_p99_ms']} ms", flush=True)
     print(f"daemon-side RSS with the snapshot open after the lookups: {looked['rss_mb']} MB "
           f"({looked['rss_before_open_mb']} MB before opening it)", flush=True)
+    daemon = daemon_rss(work, rows)
+    print(f"the real daemon (`resetline run`, one SIP line) after one reset call through this snapshot "
+          f"({daemon['outcome']}): RSS {daemon['daemon_mb']} MB; its pjsua2 worker process {daemon['workers_mb']} MB",
+          flush=True)
     changed = child("new", old=old, out=new, keys=keys, rows=rows)
     started = time.monotonic()
     delta_s = timed("snapshot", "delta", str(old), str(new), "--signing-key", str(keys / "signing.key"),
@@ -252,6 +256,46 @@ def bench(rows: int, work: Path, args: argparse.Namespace) -> None:
         print(f"result carries NEW's signature: {signature == dict(b.execute('SELECT key, value FROM meta'))['signature']}",
               flush=True)
     del digest
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def daemon_rss(work: Path, rows: int) -> dict[str, object]:
+    """`resetline run` on the installed box directory with one SIP line on 127.0.0.1; one reset call by the pjsua2
+    dialer (the snapshot is opened by the first call's check); then the daemon's RSS and its worker's, from /proc."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = work / "box.toml"
+    config.write_text(f'[box]\nname = "bench"\n\n[[line]]\nname = "sip0"\nkind = "sip"\n'
+                      f'bind = "127.0.0.1:{port}"\ntrusted_peers = ["127.0.0.1"]\nmax_calls = 4\n', encoding="utf-8")
+    box = work / "box"
+    proc = subprocess.Popen([sys.executable, "-m", "provisioning.cli", "run", "--config", str(config), "--state-dir",
+                             str(box)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (box / "run" / "control.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        i = rows // 2
+        done = subprocess.run([sys.executable, "-m", "drivers.sip.dialer", f"sip:bhxh@127.0.0.1:{port}", "--json",
+                               "--timeout", "60", "--caller", _phone(i), "--keys", f"8 {_code(i)}"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+        journal = subprocess.run([sys.executable, "-m", "provisioning.cli", "journal", "--json", "--limit", "1",
+                                  "--state-dir", str(box)], cwd=REPO, capture_output=True, text=True, check=False)
+        calls = [event for event in map(json.loads, journal.stdout.splitlines()) if event["kind"] == "call"]
+        outcome = str(calls[0]["outcome"]) if calls else f"no call journalled (dialer exit {done.returncode})"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        return {"outcome": outcome, "daemon_mb": _rss_mb(proc.pid),
+                "workers_mb": " + ".join(str(_rss_mb(int(c))) for c in children) or "none"}
+    finally:
+        proc.terminate()
+        proc.wait(60)
 
 
 def main() -> None:
